@@ -1,0 +1,3 @@
+from xlrebalance.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,54 @@
+"""The ``xlrebalance`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from xlrebalance import __version__
+from xlrebalance.document import load_portfolio, plan_to_dict
+from xlrebalance.errors import XlRebalanceError
+from xlrebalance.planner import plan
+from xlrebalance.report import format_plan
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xlrebalance",
+        description="Exact, cost-aware rebalancing orders for US and Korean portfolios.",
+    )
+    parser.add_argument("--version", action="version", version=f"xlrebalance {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("plan", help="compute orders for a portfolio document")
+    p.add_argument("file", help="portfolio JSON document (see docs/portfolio-format.md)")
+    p.add_argument(
+        "--offline", action="store_true", help="use the prices and FX rates in the file only"
+    )
+    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    return parser
+
+
+def _plan(args: argparse.Namespace) -> int:
+    portfolio = load_portfolio(args.file, offline=True)
+    result = plan(portfolio)
+    if args.json:
+        print(json.dumps(plan_to_dict(result), indent=2, ensure_ascii=False))
+    else:
+        print(format_plan(result))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "plan":
+            return _plan(args)
+    except XlRebalanceError as exc:
+        print(f"xlrebalance: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("xlrebalance: interrupted", file=sys.stderr)
+        return 130
+    return 1

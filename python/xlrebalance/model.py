@@ -1,0 +1,433 @@
+"""The portfolio and the plan: validated, immutable dataclasses with no I/O.
+
+Amounts are floats in the currency named next to them; weights are fractions of the whole
+portfolio's value in the base currency. ``validate`` checks the rules that span fields (targets
+summing to 1, duplicate rows, missing FX rates...) and reports each problem through a ``locate``
+function, so the JSON reader says ``holdings[2].quantity`` and the workbook reader says
+``Holdings!E7`` for the same rule.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from xlrebalance.errors import PortfolioError
+
+CASH = "CASH"
+"""Key of the cash target in ``Portfolio.targets``."""
+
+TARGET_SUM_TOLERANCE = 1e-6
+
+# ISO 4217 codes a brokerage account plausibly holds; anything else is a typo we report.
+KNOWN_CURRENCIES = frozenset(
+    "KRW USD EUR JPY GBP CNY HKD CAD AUD CHF SGD TWD INR NZD SEK NOK DKK MXN BRL ZAR VND THB "
+    "IDR MYR PHP PLN CZK HUF ILS TRY SAR AED".split()
+)
+
+_KR_CODE = re.compile(r"^[0-9][0-9A-Z]{5}$")
+
+
+class Market(StrEnum):
+    US = "US"
+    KR = "KR"
+
+
+class Kind(StrEnum):
+    STOCK = "STOCK"
+    ETF = "ETF"
+
+
+class Mode(StrEnum):
+    REBALANCE = "rebalance"
+    BUY_ONLY = "buy_only"
+    SELL_ONLY = "sell_only"
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+MARKET_CURRENCY: Mapping[Market, str] = {Market.US: "USD", Market.KR: "KRW"}
+
+
+def infer_market(ticker: str) -> Market:
+    """KRX codes are six characters starting with a digit (``005930``, ``0080G0``); else US."""
+    return Market.KR if _KR_CODE.match(ticker) else Market.US
+
+
+def normalize_ticker(raw: str) -> str:
+    """Upper-case, trimmed; a KRX code that lost its leading zeros (69500) gets them back."""
+    ticker = raw.strip().upper()
+    if ticker.isdigit() and len(ticker) < 6:
+        ticker = ticker.zfill(6)
+    return ticker
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    cash: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Holding:
+    account: str
+    ticker: str
+    market: Market
+    quantity: float
+    currency: str
+    kind: Kind = Kind.STOCK
+    price: float | None = None
+    locked: bool = False
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    tickers: tuple[str, ...]
+    max_weight: float
+
+
+@dataclass(frozen=True)
+class Fee:
+    """Commission: ``max(rate * amount, min)`` on every non-zero trade, in the trade's currency."""
+
+    rate: float = 0.0
+    min: float = 0.0
+
+
+@dataclass(frozen=True)
+class Band:
+    """No-trade band around a target: a position trades only when its weight is off target by
+    more than ``absolute`` or more than ``relative`` x target, whichever is tighter (the "5/25"
+    rule is ``Band(0.05, 0.25)``). A zero part is ignored; both zero means no band."""
+
+    absolute: float = 0.0
+    relative: float = 0.0
+
+    def width(self, target: float) -> float:
+        parts = []
+        if self.absolute > 0:
+            parts.append(self.absolute)
+        if self.relative > 0:
+            parts.append(self.relative * target)
+        return min(parts, default=0.0)
+
+
+DEFAULT_SELL_TAX: Mapping[str, float] = {"KR:STOCK": 0.002, "KR:ETF": 0.0}
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: Mode = Mode.REBALANCE
+    contribution: Mapping[str, float] = field(default_factory=dict)
+    contribution_account: str | None = None
+    fractional: bool = False
+    band: Band = field(default_factory=Band)
+    min_trade_value: float = 0.0
+    fees: Mapping[str, Fee] = field(default_factory=dict)
+    sell_tax: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SELL_TAX))
+    fx_spread: float = 0.0
+    auto_fx: bool = True
+    time_limit: float = 1.0
+
+    def fee(self, market: Market) -> Fee:
+        return self.fees.get(market.value, Fee())
+
+    def tax_rate(self, market: Market, kind: Kind) -> float:
+        key = f"{market.value}:{kind.value}"
+        if key in self.sell_tax:
+            return self.sell_tax[key]
+        return self.sell_tax.get(market.value, 0.0)
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    base_currency: str
+    accounts: tuple[Account, ...]
+    holdings: tuple[Holding, ...]
+    targets: Mapping[str, float]
+    fx: Mapping[str, float] = field(default_factory=dict)
+    groups: tuple[Group, ...] = ()
+    settings: Settings = field(default_factory=Settings)
+    version: int = 1
+
+    def rate(self, currency: str) -> float:
+        """Base-currency units per one unit of ``currency``."""
+        if currency == self.base_currency:
+            return 1.0
+        key = currency + self.base_currency
+        if key not in self.fx:
+            raise PortfolioError(f"fx.{key}", f"no FX rate for {currency} in {self.base_currency}")
+        return self.fx[key]
+
+    def tickers(self) -> tuple[str, ...]:
+        """Every ticker in holdings order, each once."""
+        return tuple(dict.fromkeys(h.ticker for h in self.holdings))
+
+    def currencies(self) -> tuple[str, ...]:
+        found = [h.currency for h in self.holdings]
+        for account in self.accounts:
+            found.extend(account.cash)
+        found.extend(self.settings.contribution)
+        return tuple(dict.fromkeys(found))
+
+
+@dataclass(frozen=True)
+class Order:
+    account: str
+    ticker: str
+    side: Side
+    quantity: float
+    price: float
+    currency: str
+    amount: float
+    fees: float
+    taxes: float
+    name: str | None = None
+
+
+class SolverStatus(StrEnum):
+    OPTIMAL = "optimal"
+    TIME_LIMIT = "time_limit"
+    HEURISTIC = "heuristic"
+
+
+@dataclass(frozen=True)
+class SolverReport:
+    status: SolverStatus
+    gap: float
+    seconds: float
+    objective: float = 0.0
+    bound: float = 0.0
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """Currency bought with another inside one account (brokers' automatic FX)."""
+
+    account: str
+    sell_currency: str
+    buy_currency: str
+    sell_amount: float
+    buy_amount: float
+
+
+@dataclass(frozen=True)
+class Summary:
+    base_currency: str
+    value_before: float
+    value_after: float
+    drift_before: float
+    drift_after: float
+    cash_after: Mapping[str, Mapping[str, float]]
+    fees_total: float
+    taxes_total: float
+    fx_cost_total: float
+    solver: SolverReport
+    weights_before: Mapping[str, float] = field(default_factory=dict)
+    weights_after: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Plan:
+    orders: tuple[Order, ...]
+    summary: Summary
+    conversions: tuple[Conversion, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+# --------------------------------------------------------------------------------------------
+# Validation of the rules that span fields.
+
+Locate = Callable[[str], str]
+
+
+def _identity(path: str) -> str:
+    return path
+
+
+def check_number(
+    value: float, location: str, *, minimum: float | None = None, maximum: float | None = None
+) -> None:
+    if not math.isfinite(value):
+        raise PortfolioError(location, f"expected a finite number, got {value!r}")
+    if minimum is not None and value < minimum:
+        raise PortfolioError(location, f"expected a number >= {minimum:g}, got {value:g}")
+    if maximum is not None and value > maximum:
+        raise PortfolioError(location, f"expected a number <= {maximum:g}, got {value:g}")
+
+
+def check_currency(code: str, location: str) -> None:
+    if code not in KNOWN_CURRENCIES:
+        raise PortfolioError(location, f"unknown currency {code!r} (expected a code such as KRW or USD)")
+
+
+def validate(portfolio: Portfolio, *, offline: bool = True, locate: Locate = _identity) -> None:
+    """Raise :class:`PortfolioError` for the first rule the portfolio breaks.
+
+    ``offline`` makes a missing price or FX rate an error (otherwise they are to be fetched).
+    """
+    base = portfolio.base_currency
+    check_currency(base, locate("base_currency"))
+    _validate_accounts(portfolio, locate)
+    _validate_holdings(portfolio, offline, locate)
+    _validate_targets(portfolio, locate)
+    _validate_groups(portfolio, locate)
+    _validate_settings(portfolio, locate)
+    for key, rate in portfolio.fx.items():
+        check_number(rate, locate(f"fx.{key}"), minimum=0)
+        if rate <= 0:
+            raise PortfolioError(locate(f"fx.{key}"), f"expected a positive rate, got {rate:g}")
+    if offline:
+        for currency in portfolio.currencies():
+            if currency != base and currency + base not in portfolio.fx:
+                raise PortfolioError(
+                    locate(f"fx.{currency}{base}"),
+                    f"no FX rate for {currency} (base units per 1 {currency}) and running offline",
+                )
+
+
+def _validate_accounts(portfolio: Portfolio, locate: Locate) -> None:
+    seen: set[str] = set()
+    if not portfolio.accounts:
+        raise PortfolioError(locate("accounts"), "expected at least one account")
+    for i, account in enumerate(portfolio.accounts):
+        if not account.id:
+            raise PortfolioError(locate(f"accounts[{i}].id"), "expected a non-empty account id")
+        if account.id in seen:
+            raise PortfolioError(locate(f"accounts[{i}].id"), f"duplicate account {account.id!r}")
+        seen.add(account.id)
+        for currency, amount in account.cash.items():
+            where = locate(f"accounts[{i}].cash.{currency}")
+            check_currency(currency, where)
+            check_number(amount, where, minimum=0)
+
+
+def _validate_holdings(portfolio: Portfolio, offline: bool, locate: Locate) -> None:
+    accounts = {a.id for a in portfolio.accounts}
+    rows: dict[tuple[str, str], int] = {}
+    first_of_ticker: dict[str, Holding] = {}
+    for i, h in enumerate(portfolio.holdings):
+        at = f"holdings[{i}]"
+        if not h.ticker:
+            raise PortfolioError(locate(f"{at}.ticker"), "expected a ticker")
+        if h.account not in accounts:
+            raise PortfolioError(
+                locate(f"{at}.account"),
+                f"{h.ticker}: account {h.account!r} is not one of the accounts "
+                f"({', '.join(sorted(accounts))})",
+            )
+        key = (h.account, h.ticker)
+        if key in rows:
+            raise PortfolioError(
+                locate(f"{at}.ticker"),
+                f"duplicate row for {h.ticker} in account {h.account!r} "
+                f"(also {locate(f'holdings[{rows[key]}]')})",
+            )
+        rows[key] = i
+        check_number(h.quantity, locate(f"{at}.quantity"), minimum=0)
+        if not portfolio.settings.fractional and h.quantity != math.floor(h.quantity):
+            raise PortfolioError(
+                locate(f"{at}.quantity"),
+                f"{h.ticker}: {h.quantity:g} is not a whole number of shares "
+                "(set fractional to true for fractional shares)",
+            )
+        check_currency(h.currency, locate(f"{at}.currency"))
+        if h.price is None:
+            if offline:
+                raise PortfolioError(
+                    locate(f"{at}.price"), f"{h.ticker}: no price and running offline"
+                )
+        else:
+            check_number(h.price, locate(f"{at}.price"))
+            if h.price <= 0:
+                raise PortfolioError(
+                    locate(f"{at}.price"), f"{h.ticker}: expected a positive price, got {h.price:g}"
+                )
+        first = first_of_ticker.setdefault(h.ticker, h)
+        for attr in ("market", "currency", "kind"):
+            if getattr(first, attr) != getattr(h, attr):
+                raise PortfolioError(
+                    locate(f"{at}.{attr}"),
+                    f"{h.ticker} is {getattr(first, attr)} in account {first.account!r} "
+                    f"but {getattr(h, attr)} here",
+                )
+        if first.price is not None and h.price is not None and first.price != h.price:
+            raise PortfolioError(
+                locate(f"{at}.price"),
+                f"{h.ticker} has price {first.price:g} in account {first.account!r} "
+                f"but {h.price:g} here",
+            )
+
+
+def _validate_targets(portfolio: Portfolio, locate: Locate) -> None:
+    held = set(portfolio.tickers())
+    total = 0.0
+    for ticker, weight in portfolio.targets.items():
+        where = locate(f"targets.{ticker}")
+        check_number(weight, where, minimum=0, maximum=1)
+        if ticker != CASH and ticker not in held:
+            raise PortfolioError(
+                where,
+                f"{ticker} has a target but no holdings row: add a row with quantity 0 "
+                "so it has an account, market and currency",
+            )
+        total += weight
+    if abs(total - 1.0) > TARGET_SUM_TOLERANCE:
+        raise PortfolioError(
+            locate("targets"),
+            f"target weights sum to {total:.6g}, expected 1 (add a {CASH} target for cash)",
+        )
+
+
+def _validate_groups(portfolio: Portfolio, locate: Locate) -> None:
+    names: set[str] = set()
+    for i, group in enumerate(portfolio.groups):
+        if not group.name:
+            raise PortfolioError(locate(f"groups[{i}].name"), "expected a group name")
+        if group.name in names:
+            raise PortfolioError(locate(f"groups[{i}].name"), f"duplicate group {group.name!r}")
+        names.add(group.name)
+        check_number(group.max_weight, locate(f"groups[{i}].max_weight"), minimum=0, maximum=1)
+
+
+def _validate_settings(portfolio: Portfolio, locate: Locate) -> None:
+    s = portfolio.settings
+    for currency, amount in s.contribution.items():
+        where = locate(f"settings.contribution.{currency}")
+        check_currency(currency, where)
+        check_number(amount, where)
+    if s.contribution_account is not None and s.contribution_account not in {
+        a.id for a in portfolio.accounts
+    }:
+        raise PortfolioError(
+            locate("settings.contribution_account"),
+            f"{s.contribution_account!r} is not one of the accounts",
+        )
+    check_number(s.band.absolute, locate("settings.band.absolute"), minimum=0, maximum=1)
+    check_number(s.band.relative, locate("settings.band.relative"), minimum=0)
+    check_number(s.min_trade_value, locate("settings.min_trade_value"), minimum=0)
+    for market, fee in s.fees.items():
+        if market not in Market.__members__:
+            raise PortfolioError(
+                locate(f"settings.fees.{market}"), f"unknown market {market!r} (expected US or KR)"
+            )
+        check_number(fee.rate, locate(f"settings.fees.{market}.rate"), minimum=0, maximum=0.5)
+        check_number(fee.min, locate(f"settings.fees.{market}.min"), minimum=0)
+    for key, rate in s.sell_tax.items():
+        market, _, kind = key.partition(":")
+        if market not in Market.__members__ or (kind and kind not in Kind.__members__):
+            raise PortfolioError(
+                locate(f"settings.sell_tax.{key}"),
+                f"unknown key {key!r} (expected MARKET or MARKET:KIND such as KR:STOCK)",
+            )
+        check_number(rate, locate(f"settings.sell_tax.{key}"), minimum=0, maximum=0.5)
+    check_number(s.fx_spread, locate("settings.fx_spread"), minimum=0, maximum=0.5)
+    check_number(s.time_limit, locate("settings.time_limit"), minimum=0)

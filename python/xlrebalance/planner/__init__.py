@@ -1,0 +1,214 @@
+"""The trade planner: from a validated portfolio with prices to exact, cost-aware orders.
+
+Pipeline (see docs/planner.md): LP relaxation (HiGHS) -> rounding and repair -> local search,
+then, when the heuristic cannot prove itself optimal against the lower bounds and the problem
+is small enough to be cheap, a warm-started branch and bound under a node budget. Every plan
+says which of these answered: ``optimal`` (proven), ``time_limit`` (exact search stopped, with
+its gap) or ``heuristic`` (with its gap to the best lower bound). Gaps are in drift units.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from xlrebalance.model import (
+    CASH,
+    Conversion,
+    Order,
+    Plan,
+    Portfolio,
+    Side,
+    SolverReport,
+    SolverStatus,
+    Summary,
+)
+from xlrebalance.planner.costs import settle
+from xlrebalance.planner.drift import drift, weights
+from xlrebalance.planner.formulation import formulate
+from xlrebalance.planner.highs import solve_exact, solve_relaxation
+from xlrebalance.planner.problem import FloatArray, Problem, build_problem
+from xlrebalance.planner.search import improve, repair, round_trades, separable_bound
+from xlrebalance.planner.state import TradeState
+
+__all__ = ["PlannerOptions", "plan", "plan_trades"]
+
+OPTIMALITY_TOLERANCE = 1e-9
+"""Gap (drift units) below which a heuristic plan counts as proven optimal."""
+
+
+@dataclass(frozen=True)
+class PlannerOptions:
+    """How hard to try. The defaults keep planning well under a second at 500 positions."""
+
+    exact: bool = True
+    exact_max_positions: int = 60
+    node_limit: int = 200
+    time_limit: float | None = None  # None: the portfolio's settings.time_limit
+    search_seconds: float = 2.0
+
+
+@dataclass(frozen=True)
+class TradeResult:
+    trades: FloatArray
+    state: TradeState
+    report: SolverReport
+
+
+def plan_trades(problem: Problem, options: PlannerOptions, time_limit: float) -> TradeResult:
+    """Solve the flattened problem; the trade per position and how it was found."""
+    started = time.perf_counter()
+    relaxed = formulate(problem, relax=True)
+    lp = solve_relaxation(relaxed)
+    if lp.solution is not None:
+        start = round_trades(problem, relaxed.trades(lp.solution))
+    else:
+        start = np.zeros(problem.size)
+    state = TradeState(problem, start)
+    repair(state)
+    improve(state, started + options.search_seconds)
+    bound = max(lp.bound, separable_bound(problem))
+    scale = problem.total
+    status = SolverStatus.HEURISTIC
+    if state.objective - bound <= OPTIMALITY_TOLERANCE * scale:
+        status = SolverStatus.OPTIMAL
+    movable = int(np.count_nonzero((problem.lo < 0) | (problem.hi > 0)))
+    budget = time_limit - (time.perf_counter() - started)
+    if (
+        status is not SolverStatus.OPTIMAL
+        and options.exact
+        and movable <= options.exact_max_positions
+        and budget > 0
+    ):
+        form = formulate(problem)
+        warm = form.solution_for(problem, state.trades())
+        exact = solve_exact(form, warm, node_limit=options.node_limit, time_limit=budget)
+        if exact.solution is not None:
+            trades = np.round(form.trades(exact.solution) / problem.step) * problem.step
+            trades = np.clip(trades, problem.lo, problem.hi)
+            candidate = TradeState(problem, trades)
+            if (
+                candidate.is_feasible()
+                and all(candidate.allowed(i, q) for i, q in enumerate(candidate.x))
+                and candidate.objective < state.objective
+            ):
+                state = candidate
+        bound = max(bound, exact.bound)
+        status = SolverStatus.OPTIMAL if exact.proven else SolverStatus.TIME_LIMIT
+    gap = 0.0 if status is SolverStatus.OPTIMAL else max(0.0, state.objective - bound) / scale
+    report = SolverReport(
+        status=status,
+        gap=gap,
+        seconds=time.perf_counter() - started,
+        objective=state.objective / scale,
+        bound=bound / scale,
+    )
+    return TradeResult(state.trades(), state, report)
+
+
+def plan(portfolio: Portfolio, options: PlannerOptions | None = None) -> Plan:
+    """Orders that bring ``portfolio`` closest to its targets (prices and FX must be present)."""
+    options = options or PlannerOptions()
+    problem = build_problem(portfolio)
+    limit = options.time_limit if options.time_limit is not None else portfolio.settings.time_limit
+    result = plan_trades(problem, options, limit)
+    return _assemble(portfolio, problem, result)
+
+
+def _assemble(portfolio: Portfolio, problem: Problem, result: TradeResult) -> Plan:
+    state = result.state
+    p = problem
+    orders = []
+    for i, h in enumerate(portfolio.holdings):
+        q = state.x[i]
+        if q == 0:
+            continue
+        quantity = abs(q) if p.fractional else float(round(abs(q)))
+        orders.append(
+            Order(
+                account=h.account,
+                ticker=h.ticker,
+                side=Side.BUY if q > 0 else Side.SELL,
+                quantity=quantity,
+                price=float(p.price_native[i]),
+                currency=h.currency,
+                amount=_money(quantity * float(p.price_native[i])),
+                fees=_money(state.fee_native(i)),
+                taxes=_money(state.tax_native(i)),
+                name=h.name,
+            )
+        )
+    account_order = {a: n for n, a in enumerate(p.accounts)}
+    orders.sort(key=lambda o: account_order[o.account])  # stable: holdings order within
+
+    rates = p.rate.tolist()
+    cash_after: dict[str, dict[str, float]] = {}
+    conversions: list[Conversion] = []
+    base = p.currencies[p.base]
+    fx_cost = 0.0
+    cash_total_after = 0.0
+    for a, account in enumerate(p.accounts):
+        balances = state.balances[a][:]
+        settled = settle(balances, rates, p.base, p.auto_fx, p.fx_spread)
+        fx_cost += settled.spread_cost
+        for c, amount in settled.converted:
+            balances[c] += amount
+            if amount > 0:
+                paid = amount * rates[c] * (1 + p.fx_spread)
+                balances[p.base] -= paid
+                conversions.append(Conversion(account, base, p.currencies[c], paid, amount))
+            else:
+                got = -amount * rates[c] * (1 - p.fx_spread)
+                balances[p.base] += got
+                conversions.append(Conversion(account, p.currencies[c], base, -amount, got))
+        used = {c for c, v in enumerate(p.cash_native[a]) if v != 0}
+        used |= {int(p.currency[i]) for i in range(p.size) if p.account[i] == a}
+        cash_after[account] = {
+            p.currencies[c]: _money(balances[c]) for c in sorted(used | {p.base})
+        }
+        cash_total_after += sum(balances[c] * rates[c] for c in range(len(balances)))
+
+    held_after = p.held + state.trades()
+    values_before = _ticker_values(p, p.held)
+    values_after = _ticker_values(p, held_after)
+    cash_before = sum(
+        amount * portfolio.rate(c) for account in portfolio.accounts for c, amount in account.cash.items()
+    )
+    w_before = weights(values_before, cash_before)
+    w_after = weights(values_after, cash_total_after)
+    targets = {t: w for t, w in portfolio.targets.items()}
+    targets.setdefault(CASH, 0.0)
+    fees_total = sum(state.fee_native(i) * rates[int(p.currency[i])] for i in range(p.size))
+    taxes_total = sum(state.tax_native(i) * rates[int(p.currency[i])] for i in range(p.size))
+    summary = Summary(
+        base_currency=base,
+        value_before=_money(sum(values_before.values()) + cash_before),
+        value_after=_money(sum(values_after.values()) + cash_total_after),
+        drift_before=round(drift(w_before, targets), 10),
+        drift_after=round(drift(w_after, targets), 10),
+        cash_after=cash_after,
+        fees_total=_money(fees_total),
+        taxes_total=_money(taxes_total),
+        fx_cost_total=_money(fx_cost),
+        solver=result.report,
+        weights_before={k: round(v, 10) for k, v in w_before.items()},
+        weights_after={k: round(v, 10) for k, v in w_after.items()},
+    )
+    return Plan(
+        orders=tuple(orders),
+        summary=summary,
+        conversions=tuple(conversions),
+        warnings=p.warnings,
+    )
+
+
+def _ticker_values(p: Problem, quantities: FloatArray) -> dict[str, float]:
+    values = np.bincount(p.ticker, weights=p.unit * quantities, minlength=len(p.tickers))
+    return {t: float(v) for t, v in zip(p.tickers, values.tolist(), strict=True)}
+
+
+def _money(value: float) -> float:
+    """Round away float noise (amounts are shown to the cent or won; keep 6 decimals)."""
+    return round(float(value), 6) + 0.0

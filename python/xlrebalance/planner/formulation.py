@@ -1,0 +1,242 @@
+"""The planning problem as a mixed-integer linear program.
+
+One formulation serves three purposes: its LP relaxation seeds the heuristic and gives a lower
+bound, HiGHS solves it exactly (warm-started, under a budget), and the benchmark's reference
+solver is scipy's ``milp`` on the very same matrices.
+
+Columns: buys ``b`` and sales ``s`` per position (shares), deviation ``e`` per ticker, cash
+deviation ``g``, FX conversions per account and foreign currency (base->foreign ``yin``,
+foreign->base ``yout``), and, where a minimum fee or minimum trade value needs it, a "trades"
+binary ``z`` and a fee ``f`` per position. Objective and constraints mirror
+:mod:`xlrebalance.planner.state` exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from xlrebalance.planner.problem import FloatArray, IntArray, Problem
+
+
+@dataclass(frozen=True)
+class Formulation:
+    cost: FloatArray
+    matrix: sparse.csc_array
+    row_lower: FloatArray
+    row_upper: FloatArray
+    col_lower: FloatArray
+    col_upper: FloatArray
+    integrality: IntArray  # 1 = integer
+    n: int  # positions
+    binaries: IntArray  # position index of each z (and f) column
+    z_start: int
+    f_start: int
+    fee_positions: IntArray
+
+    def trades(self, solution: FloatArray) -> FloatArray:
+        """Net trade per position from a solution vector."""
+        return np.asarray(solution[: self.n] - solution[self.n : 2 * self.n], dtype=np.float64)
+
+    def solution_for(self, problem: Problem, trades: FloatArray) -> FloatArray:
+        """A full column vector consistent with ``trades`` (for warm starts)."""
+        from xlrebalance.planner.state import TradeState
+
+        state = TradeState(problem, trades)
+        n = self.n
+        x = np.zeros(self.cost.shape[0])
+        x[:n] = np.maximum(trades, 0.0)
+        x[n : 2 * n] = np.maximum(-trades, 0.0)
+        k = len(problem.tickers)
+        x[2 * n : 2 * n + k] = np.abs(np.array(state.value) - problem.target_value)
+        x[2 * n + k] = abs(state.gap)
+        yin_start = 2 * n + k + 1
+        pairs = _fx_pairs(problem)
+        for a, account_balances in enumerate(state.balances):
+            from xlrebalance.planner.costs import settle
+
+            result = settle(
+                account_balances, problem.rate.tolist(), problem.base, problem.auto_fx,
+                problem.fx_spread,
+            )
+            for c, amount in result.converted:
+                column = pairs.index((a, c))
+                if amount > 0:
+                    x[yin_start + column] = amount
+                else:
+                    x[yin_start + len(pairs) + column] = -amount
+        for j, i in enumerate(self.binaries.tolist()):
+            if trades[i] != 0:
+                x[self.z_start + j] = 1.0
+        for j, i in enumerate(self.fee_positions.tolist()):
+            x[self.f_start + j] = state.fee_native(i)
+        return x
+
+
+def _fx_pairs(problem: Problem) -> list[tuple[int, int]]:
+    if not problem.auto_fx:
+        return []
+    return [
+        (a, c)
+        for a in range(len(problem.accounts))
+        for c in range(len(problem.currencies))
+        if c != problem.base
+    ]
+
+
+def formulate(problem: Problem, *, relax: bool = False) -> Formulation:
+    """Build the MILP (``relax``: the LP without binaries, minimum fees or trade sizes)."""
+    p = problem
+    n, k = p.size, len(p.tickers)
+    rate_i = p.rate[p.currency]
+    tradable = (p.hi > 0) | (p.lo < 0)
+    needs_binary = tradable & ((p.fee_min_native > 0) | (p.min_trade_value > 0))
+    binaries = np.flatnonzero(needs_binary) if not relax else np.zeros(0, dtype=np.int64)
+    fee_positions = (
+        np.flatnonzero(needs_binary & (p.fee_min_native > 0))
+        if not relax
+        else np.zeros(0, dtype=np.int64)
+    )
+    has_fee_col = np.zeros(n, dtype=bool)
+    has_fee_col[fee_positions] = True
+    pairs = _fx_pairs(p)
+    m = len(pairs)
+
+    b0, s0, e0 = 0, n, 2 * n
+    g0 = 2 * n + k
+    yin0 = g0 + 1
+    yout0 = yin0 + m
+    z0 = yout0 + m
+    f0 = z0 + len(binaries)
+    ncol = f0 + len(fee_positions)
+
+    cost = np.zeros(ncol)
+    col_lower = np.zeros(ncol)
+    col_upper = np.full(ncol, np.inf)
+    integrality = np.zeros(ncol, dtype=np.int64)
+    col_upper[b0 : b0 + n] = p.hi
+    col_upper[s0 : s0 + n] = -p.lo
+    if not p.fractional and not relax:
+        integrality[b0 : b0 + 2 * n] = 1
+    cost[e0 : e0 + k] = 1.0
+    cost[g0] = 1.0
+    # Linear fees and taxes, in base currency, where no fee column carries them.
+    linear_fee = np.where(has_fee_col, 0.0, p.fee_rate * p.price_native)
+    tax = p.tax_rate * p.price_native
+    cost[b0 : b0 + n] += linear_fee * rate_i
+    cost[s0 : s0 + n] += (linear_fee + tax) * rate_i
+    for j, (_, c) in enumerate(pairs):
+        cost[yin0 + j] = p.fx_spread * p.rate[c]
+        cost[yout0 + j] = p.fx_spread * p.rate[c]
+    col_upper[z0:f0] = 1.0
+    integrality[z0:f0] = 1
+    for j, i in enumerate(fee_positions.tolist()):
+        cost[f0 + j] = rate_i[i]
+
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    lower: list[float] = []
+    upper: list[float] = []
+
+    def add_row(entries: list[tuple[int, float]], lo: float, hi: float) -> None:
+        r = len(lower)
+        for col, val in entries:
+            if val != 0.0:
+                rows.append(r)
+                cols.append(col)
+                vals.append(float(val))
+        lower.append(lo)
+        upper.append(hi)
+
+    value0 = np.bincount(p.ticker, weights=p.unit * p.held, minlength=k)
+    members_of: list[list[int]] = [[] for _ in range(k)]
+    for i, t in enumerate(p.ticker.tolist()):
+        members_of[t].append(i)
+    unit = p.unit.tolist()
+    for t in range(k):
+        trade = [(b0 + i, unit[i]) for i in members_of[t]] + [
+            (s0 + i, -unit[i]) for i in members_of[t]
+        ]
+        d0 = float(value0[t] - p.target_value[t])
+        add_row([(e0 + t, 1.0), *[(c, -v) for c, v in trade]], d0, np.inf)
+        add_row([(e0 + t, 1.0), *trade], -d0, np.inf)
+    gap0 = float(p.target_value.sum() - value0.sum())
+    all_trades = [(b0 + i, unit[i]) for i in range(n)] + [(s0 + i, -unit[i]) for i in range(n)]
+    add_row([(g0, 1.0), *all_trades], gap0, np.inf)
+    add_row([(g0, 1.0), *[(c, -v) for c, v in all_trades]], -gap0, np.inf)
+
+    # Cash per account and currency never below zero, costs and conversions included.
+    price = p.price_native.tolist()
+    fee_col_of = {i: f0 + j for j, i in enumerate(fee_positions.tolist())}
+    for a in range(len(p.accounts)):
+        for c in range(len(p.currencies)):
+            entries: list[tuple[int, float]] = []
+            for i in np.flatnonzero((p.account == a) & (p.currency == c)).tolist():
+                entries.append((b0 + i, -price[i] - linear_fee[i]))
+                entries.append((s0 + i, price[i] - linear_fee[i] - tax[i]))
+                if i in fee_col_of:
+                    entries.append((fee_col_of[i], -1.0))
+            for j, (pa, pc) in enumerate(pairs):
+                if pa != a:
+                    continue
+                if c == pc:
+                    entries.append((yin0 + j, 1.0))
+                    entries.append((yout0 + j, -1.0))
+                elif c == p.base:
+                    entries.append((yin0 + j, -p.rate[pc] * (1 + p.fx_spread)))
+                    entries.append((yout0 + j, p.rate[pc] * (1 - p.fx_spread)))
+            if entries or p.cash_native[a, c] < 0:
+                add_row(entries, -float(p.cash_native[a, c]), np.inf)
+
+    # Group caps: value + cap * (all costs) <= cap * total.
+    for rule in p.caps:
+        if not rule.enforce:
+            continue
+        entries = []
+        members = set(rule.members.tolist())
+        for col in range(ncol):
+            if cost[col] == 0.0 or e0 <= col <= g0:
+                continue
+            entries.append((col, rule.cap * cost[col]))
+        merged: dict[int, float] = dict(entries)
+        for i in members:
+            merged[b0 + i] = merged.get(b0 + i, 0.0) + unit[i]
+            merged[s0 + i] = merged.get(s0 + i, 0.0) - unit[i]
+        group_value = float(p.unit[rule.members] @ p.held[rule.members])
+        add_row(list(merged.items()), -np.inf, rule.cap * p.total - group_value)
+
+    # Binaries: z = 1 when the position trades; minimum trade value and minimum fee.
+    for j, i in enumerate(binaries.tolist()):
+        big = max(p.hi[i], -p.lo[i], 1.0)
+        add_row([(b0 + i, 1.0), (s0 + i, 1.0), (z0 + j, -big)], -np.inf, 0.0)
+        if p.min_trade_value > 0:
+            add_row(
+                [(b0 + i, unit[i]), (s0 + i, unit[i]), (z0 + j, -p.min_trade_value)], 0.0, np.inf
+            )
+    for j, i in enumerate(fee_positions.tolist()):
+        zj = int(np.flatnonzero(binaries == i)[0])
+        fee_per_share = p.fee_rate[i] * price[i]
+        add_row([(f0 + j, 1.0), (b0 + i, -fee_per_share), (s0 + i, -fee_per_share)], 0.0, np.inf)
+        add_row([(f0 + j, 1.0), (z0 + zj, -p.fee_min_native[i])], 0.0, np.inf)
+
+    matrix = sparse.csc_array(
+        (np.array(vals), (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64))),
+        shape=(len(lower), ncol),
+    )
+    return Formulation(
+        cost=cost,
+        matrix=matrix,
+        row_lower=np.array(lower),
+        row_upper=np.array(upper),
+        col_lower=col_lower,
+        col_upper=col_upper,
+        integrality=integrality,
+        n=n,
+        binaries=binaries.astype(np.int64),
+        z_start=z0,
+        f_start=f0,
+        fee_positions=fee_positions.astype(np.int64),
+    )

@@ -1,0 +1,219 @@
+"""The planning problem flattened into arrays: one row per holdings row ("position").
+
+Everything the solvers need is computed here once from a validated :class:`Portfolio`: prices
+in base currency, bounds from mode, locks and bands, fee and tax rates, cash per account and
+currency after the contribution, and group caps. Values are in the base currency unless the
+name says ``native``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from xlrebalance.errors import PortfolioError
+from xlrebalance.model import CASH, Mode, Portfolio
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+FRACTIONAL_DIGITS = 6
+"""Fractional quantities are whole multiples of 10**-6 shares."""
+
+
+@dataclass(frozen=True)
+class CapRule:
+    """A group cap: ``sum(value of members) + cap * costs <= cap * total`` when ``enforce``.
+
+    A group already above its cap that selling cannot bring under it (mode, locks, bands) is
+    not enforced; buying into it is forbidden instead, and the plan warns."""
+
+    name: str
+    members: IntArray  # position indices
+    cap: float
+    enforce: bool
+
+
+@dataclass(frozen=True)
+class Problem:
+    # positions
+    account: IntArray
+    ticker: IntArray
+    currency: IntArray
+    price_native: FloatArray
+    unit: FloatArray  # base value of one share
+    held: FloatArray
+    lo: FloatArray  # most negative trade (a sale), <= 0
+    hi: FloatArray  # largest buy, >= 0
+    fee_rate: FloatArray
+    fee_min_native: FloatArray
+    tax_rate: FloatArray
+    # tickers
+    tickers: tuple[str, ...]
+    target_value: FloatArray
+    # cash
+    accounts: tuple[str, ...]
+    currencies: tuple[str, ...]
+    rate: FloatArray  # base units per unit of each currency
+    base: int  # index of the base currency
+    cash_native: FloatArray  # (accounts, currencies), contribution included
+    cash_target_value: float
+    auto_fx: bool
+    fx_spread: float
+    # rules
+    fractional: bool
+    min_trade_value: float
+    caps: tuple[CapRule, ...]
+    total: float  # value of everything after the contribution, before trading: V0
+    warnings: tuple[str, ...]
+
+    @property
+    def size(self) -> int:
+        return int(self.unit.shape[0])
+
+    @property
+    def step(self) -> float:
+        return 10.0**-FRACTIONAL_DIGITS if self.fractional else 1.0
+
+
+def build_problem(portfolio: Portfolio) -> Problem:
+    """Flatten a validated portfolio (prices and FX present) into a :class:`Problem`."""
+    s = portfolio.settings
+    accounts = tuple(a.id for a in portfolio.accounts)
+    account_of = {a: i for i, a in enumerate(accounts)}
+    currencies = tuple(dict.fromkeys((portfolio.base_currency, *portfolio.currencies())))
+    currency_of = {c: i for i, c in enumerate(currencies)}
+    rate = np.array([portfolio.rate(c) for c in currencies], dtype=np.float64)
+    tickers = portfolio.tickers()
+    ticker_of = {t: i for i, t in enumerate(tickers)}
+    holdings = portfolio.holdings
+    n = len(holdings)
+
+    price = np.empty(n)
+    for i, h in enumerate(holdings):
+        if h.price is None:
+            raise PortfolioError(f"holdings[{i}].price", f"{h.ticker}: no price")
+        price[i] = h.price
+    cur = np.array([currency_of[h.currency] for h in holdings], dtype=np.int64)
+    unit = price * rate[cur]
+    held = np.array([h.quantity for h in holdings], dtype=np.float64)
+
+    cash = np.zeros((len(accounts), len(currencies)))
+    for a, account in enumerate(portfolio.accounts):
+        for c, amount in account.cash.items():
+            cash[a, currency_of[c]] += amount
+    contribution_account = account_of[s.contribution_account or accounts[0]]
+    for c, amount in s.contribution.items():
+        cash[contribution_account, currency_of[c]] += amount
+
+    total = float(unit @ held + (cash * rate).sum())
+    if total <= 0:
+        raise PortfolioError("", "the portfolio has no value to rebalance (holdings and cash are 0)")
+
+    target = np.zeros(len(tickers))
+    for t, w in portfolio.targets.items():
+        if t != CASH:
+            target[ticker_of[t]] = w
+    target_value = target * total
+    ticker = np.array([ticker_of[h.ticker] for h in holdings], dtype=np.int64)
+
+    # Bounds: a sale never exceeds what is held; a buy never exceeds what the account could pay
+    # with all its cash and all its sales (a loose bound that keeps the MILP finite).
+    account = np.array([account_of[h.account] for h in holdings], dtype=np.int64)
+    account_wealth = (cash * rate).sum(axis=1) + np.bincount(
+        account, weights=unit * held, minlength=len(accounts)
+    )
+    budget = np.maximum(account_wealth[account], 0.0)
+    if s.fractional:
+        hi = np.floor(budget / unit * 10**FRACTIONAL_DIGITS) / 10**FRACTIONAL_DIGITS
+    else:
+        hi = np.floor(budget / unit)
+    lo = -held.copy()
+    if s.mode is Mode.BUY_ONLY:
+        lo[:] = 0.0
+    if s.mode is Mode.SELL_ONLY:
+        hi[:] = 0.0
+
+    ticker_value = np.bincount(ticker, weights=unit * held, minlength=len(tickers))
+    warnings: list[str] = []
+    if s.band.absolute > 0 or s.band.relative > 0:
+        off = np.abs(ticker_value / total - target)
+        for k, t in enumerate(tickers):
+            if off[k] <= s.band.width(target[k]) + 1e-12:
+                frozen = ticker == k
+                lo[frozen] = 0.0
+                hi[frozen] = 0.0
+    for i, h in enumerate(holdings):
+        if h.locked:
+            lo[i] = hi[i] = 0.0
+
+    fee_rate = np.array([s.fee(h.market).rate for h in holdings])
+    fee_min = np.array([s.fee(h.market).min for h in holdings])
+    tax_rate = np.array([s.tax_rate(h.market, h.kind) for h in holdings])
+
+    caps = []
+    for g in portfolio.groups:
+        missing = [t for t in g.tickers if t not in ticker_of]
+        if missing:
+            warnings.append(f"group {g.name}: {', '.join(missing)} not in holdings")
+        members = np.flatnonzero(np.isin(ticker, [ticker_of[t] for t in g.tickers if t in ticker_of]))
+        group_target = sum(portfolio.targets.get(t, 0.0) for t in g.tickers)
+        if group_target > g.max_weight + 1e-12:
+            warnings.append(
+                f"group {g.name}: targets add up to {group_target:.2%}, above its cap "
+                f"{g.max_weight:.2%}; the cap wins"
+            )
+        value = float(unit[members] @ held[members])
+        enforce = True
+        if value > g.max_weight * total:
+            hi[members] = 0.0  # never buy into a group above its cap
+            floor_value = float(unit[members] @ (held[members] + lo[members]))
+            if floor_value > g.max_weight * total:
+                enforce = False
+                warnings.append(
+                    f"group {g.name} is at {value / total:.2%}, above its cap "
+                    f"{g.max_weight:.2%}, and cannot be brought under it "
+                    f"(mode {s.mode.value}, locked or in-band rows)"
+                )
+        caps.append(CapRule(g.name, members.astype(np.int64), g.max_weight, enforce))
+
+    return Problem(
+        account=account,
+        ticker=ticker,
+        currency=cur,
+        price_native=price,
+        unit=unit,
+        held=held,
+        lo=lo,
+        hi=hi,
+        fee_rate=fee_rate,
+        fee_min_native=fee_min,
+        tax_rate=tax_rate,
+        tickers=tickers,
+        target_value=target_value,
+        accounts=accounts,
+        currencies=currencies,
+        rate=rate,
+        base=0,
+        cash_native=cash,
+        cash_target_value=portfolio.targets.get(CASH, 0.0) * total,
+        auto_fx=s.auto_fx,
+        fx_spread=s.fx_spread,
+        fractional=s.fractional,
+        min_trade_value=s.min_trade_value,
+        caps=tuple(caps),
+        total=total,
+        warnings=tuple(warnings),
+    )
+
+
+def min_trade_quantity(problem: Problem, i: int) -> float:
+    """Smallest non-zero quantity of position ``i`` that meets the minimum trade value."""
+    if problem.min_trade_value <= 0:
+        return problem.step
+    raw = problem.min_trade_value / problem.unit[i]
+    step = problem.step
+    return max(step, math.ceil(raw / step - 1e-9) * step)
