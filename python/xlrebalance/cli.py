@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from xlrebalance import __version__
 from xlrebalance.document import load_portfolio, plan_to_dict
@@ -27,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
         "--offline", action="store_true", help="use the prices and FX rates in the file only"
     )
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.set_defaults(handler=_plan)
+    # Each feature registers its own subcommands (a function add_commands(commands)).
     return parser
 
 
@@ -43,12 +45,11 @@ def _plan(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "plan":
-            return _plan(args)
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
     except XlRebalanceError as exc:
         print(f"xlrebalance: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("xlrebalance: interrupted", file=sys.stderr)
         return 130
-    return 1
