@@ -12,6 +12,7 @@ from xlrebalance.document import load_portfolio, plan_to_dict
 from xlrebalance.errors import XlRebalanceError
 from xlrebalance.planner import plan
 from xlrebalance.report import format_plan
+from xlrebalance.workbook import command as workbook_commands
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,11 +30,15 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.set_defaults(handler=_plan)
     # Each feature registers its own subcommands (a function add_commands(commands)).
+    workbook_commands.add_commands(commands)
     return parser
 
 
 def _plan(args: argparse.Namespace) -> int:
-    portfolio = load_portfolio(args.file, offline=True)
+    if workbook_commands.is_workbook(args.file):
+        portfolio = workbook_commands.load_workbook_portfolio(args.file)
+    else:
+        portfolio = load_portfolio(args.file, offline=True)
     result = plan(portfolio)
     if args.json:
         print(json.dumps(plan_to_dict(result), indent=2, ensure_ascii=False))

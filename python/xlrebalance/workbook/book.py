@@ -1,0 +1,175 @@
+"""The small workbook interface the macros and the headless refresh work through.
+
+Two adapters implement it: :class:`OpenpyxlBook` here (a file, no Excel) and, later, one over
+xlwings (the live workbook). It is block-oriented -- read a sheet's used range, write a whole
+rectangle -- because every call to a live Excel is a round trip.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+CellValue = str | float | int | bool | dt.datetime | dt.date | None
+Block = list[list[CellValue]]
+
+
+class Book(Protocol):
+    """What the macros need from a workbook. Rows and columns are 1-based, as in Excel."""
+
+    def sheet_names(self) -> list[str]:
+        """Every sheet, in tab order."""
+        ...
+
+    def read_block(self, sheet: str) -> Block:
+        """Values of the used range from A1, as the user sees them (a formula gives its
+        result; one never calculated gives its text, starting with ``=``)."""
+        ...
+
+    def write_block(
+        self,
+        sheet: str,
+        row: int,
+        column: int,
+        values: Sequence[Sequence[CellValue]],
+        number_formats: Sequence[Sequence[str | None]] | None = None,
+    ) -> None:
+        """Write a rectangle of values (and, where given, number formats) at ``row, column``."""
+        ...
+
+    def clear_block(self, sheet: str, row: int, column: int, rows: int, columns: int) -> None:
+        """Empty the values of a rectangle (formats stay)."""
+        ...
+
+    def append_rows(
+        self,
+        sheet: str,
+        values: Sequence[Sequence[CellValue]],
+        number_formats: Sequence[Sequence[str | None]] | None = None,
+    ) -> int:
+        """Write rows below the last used row of column A; a table ending there grows with
+        them. Returns the first row written."""
+        ...
+
+
+class OpenpyxlBook:
+    """:class:`Book` over an openpyxl workbook loaded with its formulas and VBA kept."""
+
+    def __init__(self, workbook: Any, path: Path | None = None) -> None:
+        self.workbook = workbook
+        self.path = path
+        self._values: dict[str, Block] | None = None
+
+    @classmethod
+    def open(cls, path: str | Path) -> OpenpyxlBook:
+        from openpyxl import load_workbook
+
+        from xlrebalance.errors import PortfolioError
+
+        path = Path(path)
+        try:
+            workbook = load_workbook(path, keep_vba=path.suffix.lower() == ".xlsm", rich_text=False)
+        except FileNotFoundError as exc:
+            raise PortfolioError(str(path), "no such file") from exc
+        except Exception as exc:  # openpyxl raises many types for a file that is not a workbook
+            raise PortfolioError(str(path), f"cannot open the workbook: {exc}") from exc
+        return cls(workbook, path)
+
+    def sheet_names(self) -> list[str]:
+        return list(self.workbook.sheetnames)
+
+    def read_block(self, sheet: str) -> Block:
+        ws = self.workbook[sheet]
+        block: Block = [list(row) for row in ws.iter_rows(values_only=True)]
+        if any(isinstance(v, str) and v.startswith("=") for row in block for v in row):
+            cached = self._cached(sheet)
+            for r, row in enumerate(block):
+                for c, value in enumerate(row):
+                    if isinstance(value, str) and value.startswith("="):
+                        saved = _at(cached, r, c)
+                        if saved is not None:
+                            row[c] = saved
+        return block
+
+    def _cached(self, sheet: str) -> Block:
+        """Formula results Excel saved in the file (none after an openpyxl save)."""
+        if self._values is None:
+            self._values = {}
+            if self.path is not None and self.path.exists():
+                from openpyxl import load_workbook
+
+                values = load_workbook(self.path, read_only=True, data_only=True)
+                try:
+                    for name in values.sheetnames:
+                        self._values[name] = [
+                            list(row) for row in values[name].iter_rows(values_only=True)
+                        ]
+                finally:
+                    values.close()
+        return self._values.get(sheet, [])
+
+    def write_block(
+        self,
+        sheet: str,
+        row: int,
+        column: int,
+        values: Sequence[Sequence[CellValue]],
+        number_formats: Sequence[Sequence[str | None]] | None = None,
+    ) -> None:
+        ws = self.workbook[sheet]
+        for r, line in enumerate(values):
+            for c, value in enumerate(line):
+                cell = ws.cell(row=row + r, column=column + c)
+                cell.value = value
+                fmt = _at(number_formats, r, c) if number_formats is not None else None
+                if isinstance(fmt, str):
+                    cell.number_format = fmt
+
+    def clear_block(self, sheet: str, row: int, column: int, rows: int, columns: int) -> None:
+        ws = self.workbook[sheet]
+        last_row = min(row + rows - 1, ws.max_row)
+        last_column = min(column + columns - 1, ws.max_column)
+        for line in ws.iter_rows(
+            min_row=row, max_row=last_row, min_col=column, max_col=last_column
+        ):
+            for cell in line:
+                if cell.value is not None:
+                    cell.value = None
+
+    def append_rows(
+        self,
+        sheet: str,
+        values: Sequence[Sequence[CellValue]],
+        number_formats: Sequence[Sequence[str | None]] | None = None,
+    ) -> int:
+        from openpyxl.utils.cell import range_boundaries
+
+        ws = self.workbook[sheet]
+        end = 0
+        for number, (value,) in enumerate(
+            ws.iter_rows(min_col=1, max_col=1, values_only=True), start=1
+        ):
+            if value is not None:
+                end = number
+        first = end + 1
+        self.write_block(sheet, first, 1, values, number_formats)
+        last = first + len(values) - 1
+        for table in ws.tables.values():
+            min_col, min_row, max_col, max_row = range_boundaries(table.ref)
+            if min_row < first <= max_row + 1 and last > max_row:
+                table.ref = f"{_letter(min_col)}{min_row}:{_letter(max_col)}{last}"
+        return first
+
+
+def _letter(column: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return str(get_column_letter(column))
+
+
+def _at(block: Sequence[Sequence[Any]] | None, r: int, c: int) -> Any:
+    if block is None or r >= len(block) or c >= len(block[r]):
+        return None
+    return block[r][c]

@@ -1,0 +1,103 @@
+"""``xlrebalance workbook build|new`` and ``xlrebalance refresh``."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+from typing import Any
+
+from xlrebalance.errors import XlRebalanceError
+from xlrebalance.report import format_plan
+
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def add_commands(commands: Any) -> None:
+    """Register the workbook subcommands on the CLI's subparsers."""
+    wb = commands.add_parser("workbook", help="build or start a rebalance workbook")
+    sub = wb.add_subparsers(dest="workbook_command", required=True)
+    build = sub.add_parser("build", help="build rebalance.xlsm from templates/")
+    build.add_argument("--out", default=None, help="where to write (default: rebalance.xlsm)")
+    build.set_defaults(handler=_build)
+    new = sub.add_parser("new", help="start a new workbook from an example")
+    new.add_argument("path", help="the .xlsm to create (must not exist)")
+    new.add_argument("--lang", choices=("en", "ko"), default="en", help="labels and notes")
+    new.add_argument(
+        "--example", choices=("seed", "equal-weight", "empty"), default="empty",
+        help="portfolio to start from",
+    )  # fmt: skip
+    new.set_defaults(handler=_new)
+    refresh = commands.add_parser(
+        "refresh", help="headless refresh of a workbook: prices, Orders and a History row"
+    )
+    refresh.add_argument("book", help="the workbook (.xlsm or .xlsx)")
+    refresh.add_argument(
+        "--offline", action="store_true", help="use the prices on the sheet (no quote fetch)"
+    )
+    refresh.add_argument(
+        "--out", default=None, help="write the result here and leave BOOK untouched"
+    )
+    refresh.set_defaults(handler=_refresh)
+
+
+def _build(args: argparse.Namespace) -> int:
+    from xlrebalance.workbook.build import ROOT, build_workbook
+
+    out = Path(args.out) if args.out else ROOT / "rebalance.xlsm"
+    build_workbook(out, lang="en", example="seed")
+    print(f"built {out}")
+    return 0
+
+
+def _new(args: argparse.Namespace) -> int:
+    from xlrebalance.workbook.build import build_workbook
+
+    path = Path(args.path)
+    if path.suffix.lower() != ".xlsm":
+        raise XlRebalanceError(f"{path}: a workbook with macros must end in .xlsm")
+    build_workbook(path, lang=args.lang, example=args.example, overwrite=False)
+    print(f"created {path}")
+    return 0
+
+
+def _refresh(args: argparse.Namespace) -> int:
+    from xlrebalance.macros import refresh
+    from xlrebalance.workbook.book import OpenpyxlBook
+    from xlrebalance.workbook.package import check_not_open, save_workbook
+
+    source = Path(args.book)
+    target = Path(args.out) if args.out else source
+    check_not_open(target)
+    book = OpenpyxlBook.open(source)
+    result = refresh(book, offline=args.offline)
+    if target.suffix.lower() != source.suffix.lower():
+        raise XlRebalanceError(f"--out must keep the workbook's type ({source.suffix})")
+    save_workbook(book.workbook, target)
+    print(format_plan(result.plan))
+    if result.staleness.tickers:
+        print(f"Warning      {result.staleness.message('en')}")
+    print(
+        f"\nwrote {target}"
+        + (
+            f" (previous version kept as {target.name}.bak)"
+            if target.with_name(target.name + ".bak").exists()
+            else ""
+        )
+    )
+    return 0
+
+
+def is_workbook(path: str) -> bool:
+    return Path(path).suffix.lower() in WORKBOOK_SUFFIXES
+
+
+def load_workbook_portfolio(path: str) -> Any:
+    """The validated portfolio of a workbook (for ``xlrebalance plan BOOK.xlsm``)."""
+    from xlrebalance.workbook.book import OpenpyxlBook
+    from xlrebalance.workbook.reader import read_input
+
+    return read_input(OpenpyxlBook.open(path), offline=True).portfolio
+
+
+__all__ = ["add_commands", "is_workbook", "load_workbook_portfolio", "shutil"]

@@ -1,0 +1,182 @@
+"""The .xlsm package around openpyxl: what openpyxl forgets, and saving without losing data.
+
+openpyxl (3.1.5) rewrites ``_rels/.rels`` on every save. With ``keep_vba=True`` it carries the
+VBA project and the ``customUI/`` parts, and re-adds only the Office 2007 ribbon relationship
+(``.../2006/relationships/ui/extensibility``); the Office 2010+ one that ``customUI14.xml``
+needs (``.../2007/...``) is dropped, so the ribbon silently disappears. :func:`finalize` puts
+the relationship and content types back and rewrites the zip with fixed entry times, so a
+build is byte-reproducible.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from xlrebalance.errors import XlRebalanceError
+
+RELS = "_rels/.rels"
+CONTENT_TYPES = "[Content_Types].xml"
+CORE = "docProps/core.xml"
+VBA_PART = "xl/vbaProject.bin"
+CUSTOMUI_PART = "customUI/customUI14.xml"
+RIBBON_REL_TYPE = "http://schemas.microsoft.com/office/2007/relationships/ui/extensibility"
+VBA_CONTENT_TYPE = "application/vnd.ms-office.vbaProject"
+XLSM_MAIN = "application/vnd.ms-excel.sheet.macroEnabled.main+xml"
+PKG_RELS_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
+FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+FIXED_DOC_TIME = "2025-01-01T00:00:00Z"
+
+
+class WorkbookLockedError(XlRebalanceError):
+    """The workbook is open in Excel (its ``~$`` owner file exists)."""
+
+
+def lock_file(path: Path) -> Path:
+    return path.with_name("~$" + path.name)
+
+
+def check_not_open(path: Path) -> None:
+    lock = lock_file(path)
+    if lock.exists():
+        raise WorkbookLockedError(
+            f"{path.name} is open in Excel (found {lock.name}): close it there first, or "
+            "write elsewhere with --out"
+        )
+
+
+def vba_archive(parts: Mapping[str, bytes]) -> zipfile.ZipFile:
+    """An in-memory archive shaped like what ``load_workbook(keep_vba=True)`` keeps, so a
+    freshly built openpyxl workbook saves as .xlsm with these VBA and ribbon parts."""
+    archive = zipfile.ZipFile(io.BytesIO(), "a", zipfile.ZIP_DEFLATED)
+    types = ET.Element(f"{{{CT_NS}}}Types")
+    ET.SubElement(
+        types, f"{{{CT_NS}}}Override", PartName="/" + VBA_PART, ContentType=VBA_CONTENT_TYPE
+    )
+    archive.writestr(CONTENT_TYPES, ET.tostring(types, xml_declaration=True, encoding="UTF-8"))
+    # openpyxl reads the root relationships of the kept archive (for the Office 2007 ribbon).
+    rels = ET.Element(f"{{{PKG_RELS_NS}}}Relationships")
+    archive.writestr(RELS, ET.tostring(rels, xml_declaration=True, encoding="UTF-8"))
+    for name, data in parts.items():
+        archive.writestr(name, data)
+    return archive
+
+
+def finalize(raw: bytes, *, reproducible: bool = False) -> bytes:
+    """Restore the ribbon relationship and content types in a saved package; rewrite the zip
+    with fixed entry times (and, when ``reproducible``, fixed document times)."""
+    ET.register_namespace("", PKG_RELS_NS)
+    with zipfile.ZipFile(io.BytesIO(raw)) as source:
+        parts = {info.filename: source.read(info) for info in source.infolist()}
+    if CUSTOMUI_PART in parts:
+        parts[RELS] = _with_ribbon_relationship(parts[RELS])
+    parts[CONTENT_TYPES] = _with_content_types(parts[CONTENT_TYPES], parts)
+    if reproducible and CORE in parts:
+        parts[CORE] = _fixed_core_times(parts[CORE])
+    out = io.BytesIO()
+    order = [CONTENT_TYPES, RELS, *sorted(n for n in parts if n not in (CONTENT_TYPES, RELS))]
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for name in order:
+            info = zipfile.ZipInfo(name, FIXED_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o600 << 16
+            target.writestr(info, parts[name])
+    return out.getvalue()
+
+
+def _with_ribbon_relationship(data: bytes) -> bytes:
+    root = ET.fromstring(data)
+    rels = root.findall(f"{{{PKG_RELS_NS}}}Relationship")
+    if any(r.get("Type") == RIBBON_REL_TYPE for r in rels):
+        return data
+    used = {r.get("Id") for r in rels}
+    n = 1
+    while f"rIdUI{n}" in used:
+        n += 1
+    ET.SubElement(
+        root,
+        f"{{{PKG_RELS_NS}}}Relationship",
+        Id=f"rIdUI{n}",
+        Type=RIBBON_REL_TYPE,
+        Target=CUSTOMUI_PART,
+    )
+    return bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+def _with_content_types(data: bytes, parts: Mapping[str, bytes]) -> bytes:
+    ET.register_namespace("", CT_NS)
+    root = ET.fromstring(data)
+    defaults = {d.get("Extension", "").lower() for d in root.findall(f"{{{CT_NS}}}Default")}
+    overrides = {o.get("PartName"): o for o in root.findall(f"{{{CT_NS}}}Override")}
+    changed = False
+    if any(name.endswith(".xml") for name in parts) and "xml" not in defaults:
+        ET.SubElement(root, f"{{{CT_NS}}}Default", Extension="xml", ContentType="application/xml")
+        changed = True
+    if VBA_PART in parts:
+        if "/" + VBA_PART not in overrides:
+            ET.SubElement(
+                root, f"{{{CT_NS}}}Override", PartName="/" + VBA_PART, ContentType=VBA_CONTENT_TYPE
+            )
+            changed = True
+        main = overrides.get("/xl/workbook.xml")
+        if main is not None and main.get("ContentType") != XLSM_MAIN:
+            main.set("ContentType", XLSM_MAIN)
+            changed = True
+    if not changed:
+        return data
+    return bytes(ET.tostring(root, xml_declaration=True, encoding="UTF-8"))
+
+
+def _fixed_core_times(data: bytes) -> bytes:
+    text = data.decode("utf-8")
+    for tag in ("dcterms:created", "dcterms:modified"):
+        start = text.find(f"<{tag}")
+        if start < 0:
+            continue
+        open_end = text.find(">", start) + 1
+        close = text.find(f"</{tag}>", open_end)
+        text = text[:open_end] + FIXED_DOC_TIME + text[close:]
+    return text.encode("utf-8")
+
+
+def save_workbook(
+    workbook: Any, path: Path, *, reproducible: bool = False, backup: bool = True
+) -> None:
+    """Save atomically: write a temp file beside ``path``, keep the previous file as
+    ``<name>.bak`` (one generation), then replace. Refuses while Excel has the file open."""
+    check_not_open(path)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    data = finalize(buffer.getvalue(), reproducible=reproducible)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if backup and path.exists():
+            bak_temp = path.with_name(f".{path.name}.bak.tmp")
+            shutil.copy2(path, bak_temp)
+            os.replace(bak_temp, backup_path(path))
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def backup_path(path: Path) -> Path:
+    return path.with_name(path.name + ".bak")
+
+
+def read_parts(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()}

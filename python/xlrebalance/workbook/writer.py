@@ -1,0 +1,300 @@
+"""What the tool writes into a workbook: prices, the Orders sheet, a History row.
+
+Each function builds whole blocks and writes them through :class:`Book` in a few calls; only
+cells the tool owns change (Holdings' price/time/source columns, Orders, History rows,
+FX rates on Settings when quotes are fetched).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from xlrebalance.model import CASH, Plan, Portfolio
+from xlrebalance.workbook.book import Book, CellValue
+from xlrebalance.workbook.reader import WorkbookInput
+from xlrebalance.workbook.schema import (
+    HISTORY_COLUMNS,
+    HISTORY_SHEET,
+    KRW_FORMAT,
+    ORDER_COLUMNS,
+    ORDERS_CLEAR_ROWS,
+    ORDERS_HEADER_ROW,
+    ORDERS_SHEET,
+    SUMMARY_COLUMN,
+    SUMMARY_LABELS,
+    TIME_FORMAT,
+    WARNING_CELL,
+    WEIGHT_FORMAT,
+    Lang,
+    money_format,
+)
+
+
+@dataclass(frozen=True)
+class PriceUpdate:
+    """A fetched price for one holding row."""
+
+    price: float
+    time: dt.datetime | None
+    source: str
+
+
+@dataclass(frozen=True)
+class Staleness:
+    """Which prices are too old (or of unknown age) for the plan to be trusted blindly."""
+
+    tickers: tuple[str, ...]
+    max_age_hours: float
+    total: int
+
+    def message(self, lang: Lang) -> str:
+        if not self.tickers:
+            return ""
+        shown = ", ".join(self.tickers[:8]) + (" ..." if len(self.tickers) > 8 else "")
+        n, total = len(self.tickers), self.total
+        if lang == "ko":
+            return (
+                f"주의: 가격 {total}개 중 {n}개가 {self.max_age_hours:g}시간보다 오래되었거나 "
+                f"시각이 없습니다 ({shown}). 시세를 새로 고친 뒤 주문하세요."
+            )
+        return (
+            f"STALE PRICES: {n} of {total} prices are older than {self.max_age_hours:g} h or have "
+            f"no time ({shown}). Refresh prices before placing these orders."
+        )
+
+
+def write_prices(book: Book, inp: WorkbookInput, updates: dict[int, PriceUpdate]) -> None:
+    """Write price, price time and source for the holdings in ``updates`` (by holding index),
+    one block per run of consecutive rows."""
+    columns = inp.holdings_columns
+    keys: list[str] = [k for k in ("price", "price_time", "source") if k in columns]
+    if not keys or not updates:
+        return
+    spans = sorted(columns[k] for k in keys)
+    if spans != list(range(spans[0], spans[0] + len(spans))):
+        for key in keys:  # the user moved them apart: one column at a time
+            _write_runs(book, inp, updates, [key], columns[key])
+        return
+    ordered = sorted(keys, key=lambda k: columns[k])
+    _write_runs(book, inp, updates, ordered, spans[0])
+
+
+def _write_runs(
+    book: Book, inp: WorkbookInput, updates: dict[int, PriceUpdate], keys: list[str], column: int
+) -> None:
+    rows = sorted((inp.holdings_rows[i], i) for i in updates)
+    run: list[tuple[int, int]] = []
+    for item in rows:
+        if run and item[0] != run[-1][0] + 1:
+            _flush(book, inp, updates, keys, column, run)
+            run = []
+        run.append(item)
+    if run:
+        _flush(book, inp, updates, keys, column, run)
+
+
+def _flush(
+    book: Book,
+    inp: WorkbookInput,
+    updates: dict[int, PriceUpdate],
+    keys: list[str],
+    column: int,
+    run: list[tuple[int, int]],
+) -> None:
+    values: list[list[CellValue]] = []
+    formats: list[list[str | None]] = []
+    for _, i in run:
+        update = updates[i]
+        holding = inp.portfolio.holdings[i]
+        cells = {"price": update.price, "price_time": update.time, "source": update.source}
+        fmts = {"price": money_format(holding.currency), "price_time": TIME_FORMAT, "source": None}
+        values.append([cells[k] for k in keys])
+        formats.append([fmts[k] for k in keys])
+    book.write_block("Holdings", run[0][0], column, values, formats)
+
+
+def write_orders(
+    book: Book,
+    plan: Plan,
+    portfolio: Portfolio,
+    lang: Lang,
+    staleness: Staleness,
+    now: dt.datetime,
+) -> None:
+    """Replace the Orders sheet's owned area: banner, header, order rows, summary block."""
+    width = len(ORDER_COLUMNS)
+    book.clear_block(ORDERS_SHEET, ORDERS_HEADER_ROW + 1, 1, ORDERS_CLEAR_ROWS, width)
+    book.clear_block(ORDERS_SHEET, ORDERS_HEADER_ROW, SUMMARY_COLUMN, ORDERS_CLEAR_ROWS, 3)
+    row, column = WARNING_CELL
+    book.write_block(ORDERS_SHEET, row, column, [[staleness.message(lang) or None]])
+    header: list[CellValue] = [c.header(lang) for c in ORDER_COLUMNS]
+    book.write_block(ORDERS_SHEET, ORDERS_HEADER_ROW, 1, [header])
+    s = plan.summary
+    values: list[list[CellValue]] = []
+    formats: list[list[str | None]] = []
+    for o in plan.orders:
+        money = money_format(o.currency)
+        values.append(
+            [
+                o.account,
+                o.ticker,
+                o.name or _name(portfolio, o.ticker),
+                o.side.value,
+                o.quantity,
+                o.price,
+                o.currency,
+                o.amount,
+                o.fees + o.taxes,
+                s.weights_before.get(o.ticker),
+                s.weights_after.get(o.ticker),
+                portfolio.targets.get(o.ticker, 0.0),
+            ]
+        )
+        formats.append(
+            [None, None, None, None, None, money, None, money, money] + [WEIGHT_FORMAT] * 3
+        )
+    if not values:
+        values = [[_no_orders(lang)] + [None] * (width - 1)]
+        formats = [[None] * width]
+    book.write_block(ORDERS_SHEET, ORDERS_HEADER_ROW + 1, 1, values, formats)
+    summary, summary_formats = summary_block(plan, lang, staleness, now)
+    book.write_block(ORDERS_SHEET, ORDERS_HEADER_ROW, SUMMARY_COLUMN, summary, summary_formats)
+
+
+def _name(portfolio: Portfolio, ticker: str) -> str | None:
+    for h in portfolio.holdings:
+        if h.ticker == ticker and h.name:
+            return h.name
+    return None
+
+
+def _no_orders(lang: Lang) -> str:
+    if lang == "ko":
+        return "주문 없음: 현재 포트폴리오가 목표에 가장 가깝습니다."
+    return "No orders: the portfolio is as close to its targets as trading can bring it."
+
+
+def summary_block(
+    plan: Plan, lang: Lang, staleness: Staleness, now: dt.datetime
+) -> tuple[list[list[CellValue]], list[list[str | None]]]:
+    """Label / value / unit rows of the summary, starting with its own header row."""
+    s = plan.summary
+    base = s.base_currency
+    money = money_format(base)
+    index = 0 if lang == "en" else 1
+
+    def label(key: str) -> str:
+        return SUMMARY_LABELS[key][index]
+
+    rows: list[tuple[CellValue, CellValue, CellValue, str | None]] = [
+        ("Summary" if lang == "en" else "요약", None, None, None),
+        (label("computed"), now, None, TIME_FORMAT),
+        (label("value_before"), s.value_before, base, money),
+        (label("value_after"), s.value_after, base, money),
+        (label("drift_before"), s.drift_before, None, WEIGHT_FORMAT),
+        (label("drift_after"), s.drift_after, None, WEIGHT_FORMAT),
+        (label("fees"), s.fees_total, base, money),
+        (label("taxes"), s.taxes_total, base, money),
+        (label("fx_cost"), s.fx_cost_total, base, money),
+        (label("solver"), s.solver.status.value, None, None),
+        (label("gap"), s.solver.gap, None, "0.00E+00"),
+        (label("seconds"), round(s.solver.seconds, 3), None, "0.000"),
+        (
+            label("prices"),
+            (f"stale: {len(staleness.tickers)}" if staleness.tickers else "fresh")
+            if lang == "en"
+            else (f"오래됨: {len(staleness.tickers)}" if staleness.tickers else "최신"),
+            None,
+            None,
+        ),
+    ]
+    for account, balances in s.cash_after.items():
+        for currency, amount in balances.items():
+            rows.append(
+                (f"{label('cash_left')} {account}", amount, currency, money_format(currency))
+            )
+    for c in plan.conversions:
+        rows.append(
+            (
+                f"{label('fx')} {c.account}",
+                f"{c.sell_amount:,.2f} {c.sell_currency} -> {c.buy_amount:,.2f} {c.buy_currency}",
+                None,
+                None,
+            )
+        )
+    for warning in plan.warnings:
+        rows.append((label("warning"), warning, None, None))
+    values = [[a, b, c] for a, b, c, _ in rows]
+    formats: list[list[str | None]] = [[None, f, None] for *_, f in rows]
+    return values, formats
+
+
+def history_row(
+    event: str,
+    now: dt.datetime,
+    value: float,
+    cash: float,
+    drift: float,
+    plan: Plan | None,
+    stale: int,
+) -> tuple[list[CellValue], list[str | None]]:
+    values: list[CellValue] = [
+        now,
+        event,
+        value,
+        cash,
+        drift,
+        plan.summary.drift_after if plan else None,
+        len(plan.orders) if plan else None,
+        plan.summary.solver.status.value if plan else None,
+        stale,
+    ]
+    formats = [c.number_format for c in HISTORY_COLUMNS]
+    return values, formats
+
+
+def append_history(book: Book, row: Sequence[CellValue], formats: Sequence[str | None]) -> int:
+    return book.append_rows(HISTORY_SHEET, [list(row)], [list(formats)])
+
+
+@dataclass(frozen=True)
+class Valuation:
+    value: float
+    cash: float
+    drift: float
+
+
+def valuation(portfolio: Portfolio) -> Valuation:
+    """Value, cash and drift (the format document's L1 definition) at the sheet's prices."""
+    base_cash = sum(
+        amount * portfolio.rate(currency)
+        for account in portfolio.accounts
+        for currency, amount in account.cash.items()
+    )
+    by_ticker: dict[str, float] = {}
+    for h in portfolio.holdings:
+        value = h.quantity * (h.price or 0.0) * portfolio.rate(h.currency)
+        by_ticker[h.ticker] = by_ticker.get(h.ticker, 0.0) + value
+    total = base_cash + sum(by_ticker.values())
+    if total <= 0:
+        return Valuation(total, base_cash, 0.0)
+    tickers = set(by_ticker) | {t for t in portfolio.targets if t != CASH}
+    drift = sum(abs(by_ticker.get(t, 0.0) / total - portfolio.targets.get(t, 0.0)) for t in tickers)
+    drift += abs(base_cash / total - portfolio.targets.get(CASH, 0.0))
+    return Valuation(total, base_cash, drift)
+
+
+__all__ = [
+    "KRW_FORMAT",
+    "PriceUpdate",
+    "Staleness",
+    "Valuation",
+    "append_history",
+    "history_row",
+    "summary_block",
+    "valuation",
+    "write_orders",
+    "write_prices",
+]
