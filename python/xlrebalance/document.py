@@ -80,7 +80,8 @@ def portfolio_from_dict(data: object, *, offline: bool = True) -> Portfolio:
             raise PortfolioError(f"targets.{key}", f"duplicate target for {ticker}")
         targets[ticker] = _number(value, f"targets.{key}")
     groups = tuple(
-        _group(item, f"groups[{i}]") for i, item in enumerate(_array(doc.get("groups", []), "groups"))
+        _group(item, f"groups[{i}]")
+        for i, item in enumerate(_array(doc.get("groups", []), "groups"))
     )
     settings = _settings(doc.get("settings", {}))
     portfolio = Portfolio(

@@ -24,8 +24,40 @@ TARGET_SUM_TOLERANCE = 1e-6
 
 # ISO 4217 codes a brokerage account plausibly holds; anything else is a typo we report.
 KNOWN_CURRENCIES = frozenset(
-    "KRW USD EUR JPY GBP CNY HKD CAD AUD CHF SGD TWD INR NZD SEK NOK DKK MXN BRL ZAR VND THB "
-    "IDR MYR PHP PLN CZK HUF ILS TRY SAR AED".split()
+    (
+        "KRW",
+        "USD",
+        "EUR",
+        "JPY",
+        "GBP",
+        "CNY",
+        "HKD",
+        "CAD",
+        "AUD",
+        "CHF",
+        "SGD",
+        "TWD",
+        "INR",
+        "NZD",
+        "SEK",
+        "NOK",
+        "DKK",
+        "MXN",
+        "BRL",
+        "ZAR",
+        "VND",
+        "THB",
+        "IDR",
+        "MYR",
+        "PHP",
+        "PLN",
+        "CZK",
+        "HUF",
+        "ILS",
+        "TRY",
+        "SAR",
+        "AED",
+    )
 )
 
 _KR_CODE = re.compile(r"^[0-9][0-9A-Z]{5}$")
@@ -266,7 +298,9 @@ def check_number(
 
 def check_currency(code: str, location: str) -> None:
     if code not in KNOWN_CURRENCIES:
-        raise PortfolioError(location, f"unknown currency {code!r} (expected a code such as KRW or USD)")
+        raise PortfolioError(
+            location, f"unknown currency {code!r} (expected a code such as KRW or USD)"
+        )
 
 
 def validate(portfolio: Portfolio, *, offline: bool = True, locate: Locate = _identity) -> None:

@@ -33,7 +33,7 @@ from xlrebalance.planner.problem import FloatArray, Problem, build_problem
 from xlrebalance.planner.search import improve, repair, round_trades, separable_bound
 from xlrebalance.planner.state import TradeState
 
-__all__ = ["PlannerOptions", "plan", "plan_trades"]
+__all__ = ["PlannerOptions", "assemble_plan", "plan", "plan_trades"]
 
 OPTIMALITY_TOLERANCE = 1e-9
 """Gap (drift units) below which a heuristic plan counts as proven optimal."""
@@ -44,8 +44,8 @@ class PlannerOptions:
     """How hard to try. The defaults keep planning well under a second at 500 positions."""
 
     exact: bool = True
-    exact_max_positions: int = 60
-    node_limit: int = 200
+    exact_max_positions: int = 30
+    node_limit: int = 100
     time_limit: float | None = None  # None: the portfolio's settings.time_limit
     search_seconds: float = 2.0
 
@@ -114,11 +114,13 @@ def plan(portfolio: Portfolio, options: PlannerOptions | None = None) -> Plan:
     problem = build_problem(portfolio)
     limit = options.time_limit if options.time_limit is not None else portfolio.settings.time_limit
     result = plan_trades(problem, options, limit)
-    return _assemble(portfolio, problem, result)
+    return assemble_plan(portfolio, problem, result.state, result.report)
 
 
-def _assemble(portfolio: Portfolio, problem: Problem, result: TradeResult) -> Plan:
-    state = result.state
+def assemble_plan(
+    portfolio: Portfolio, problem: Problem, state: TradeState, report: SolverReport
+) -> Plan:
+    """Orders, cash after and summary for the trades in ``state`` (any solver's)."""
     p = problem
     orders = []
     for i, h in enumerate(portfolio.holdings):
@@ -174,7 +176,9 @@ def _assemble(portfolio: Portfolio, problem: Problem, result: TradeResult) -> Pl
     values_before = _ticker_values(p, p.held)
     values_after = _ticker_values(p, held_after)
     cash_before = sum(
-        amount * portfolio.rate(c) for account in portfolio.accounts for c, amount in account.cash.items()
+        amount * portfolio.rate(c)
+        for account in portfolio.accounts
+        for c, amount in account.cash.items()
     )
     w_before = weights(values_before, cash_before)
     w_after = weights(values_after, cash_total_after)
@@ -192,7 +196,7 @@ def _assemble(portfolio: Portfolio, problem: Problem, result: TradeResult) -> Pl
         fees_total=_money(fees_total),
         taxes_total=_money(taxes_total),
         fx_cost_total=_money(fx_cost),
-        solver=result.report,
+        solver=report,
         weights_before={k: round(v, 10) for k, v in w_before.items()},
         weights_after={k: round(v, 10) for k, v in w_after.items()},
     )

@@ -58,7 +58,10 @@ class Formulation:
             from xlrebalance.planner.costs import settle
 
             result = settle(
-                account_balances, problem.rate.tolist(), problem.base, problem.auto_fx,
+                account_balances,
+                problem.rate.tolist(),
+                problem.base,
+                problem.auto_fx,
                 problem.fx_spread,
             )
             for c, amount in result.converted:

@@ -48,7 +48,7 @@ def _model(form: Formulation, *, relax: bool) -> highspy.HighsLp:
 
 
 def _solver() -> highspy.Highs:
-    h = highspy.Highs()
+    h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
     h.setOptionValue("random_seed", 0)

@@ -111,7 +111,9 @@ def build_problem(portfolio: Portfolio) -> Problem:
 
     total = float(unit @ held + (cash * rate).sum())
     if total <= 0:
-        raise PortfolioError("", "the portfolio has no value to rebalance (holdings and cash are 0)")
+        raise PortfolioError(
+            "", "the portfolio has no value to rebalance (holdings and cash are 0)"
+        )
 
     target = np.zeros(len(tickers))
     for t, w in portfolio.targets.items():
@@ -122,11 +124,11 @@ def build_problem(portfolio: Portfolio) -> Problem:
 
     # Bounds: a sale never exceeds what is held; a buy never exceeds what the account could pay
     # with all its cash and all its sales (a loose bound that keeps the MILP finite).
-    account = np.array([account_of[h.account] for h in holdings], dtype=np.int64)
+    position_account = np.array([account_of[h.account] for h in holdings], dtype=np.int64)
     account_wealth = (cash * rate).sum(axis=1) + np.bincount(
-        account, weights=unit * held, minlength=len(accounts)
+        position_account, weights=unit * held, minlength=len(accounts)
     )
-    budget = np.maximum(account_wealth[account], 0.0)
+    budget = np.maximum(account_wealth[position_account], 0.0)
     if s.fractional:
         hi = np.floor(budget / unit * 10**FRACTIONAL_DIGITS) / 10**FRACTIONAL_DIGITS
     else:
@@ -141,7 +143,7 @@ def build_problem(portfolio: Portfolio) -> Problem:
     warnings: list[str] = []
     if s.band.absolute > 0 or s.band.relative > 0:
         off = np.abs(ticker_value / total - target)
-        for k, t in enumerate(tickers):
+        for k in range(len(tickers)):
             if off[k] <= s.band.width(target[k]) + 1e-12:
                 frozen = ticker == k
                 lo[frozen] = 0.0
@@ -159,7 +161,9 @@ def build_problem(portfolio: Portfolio) -> Problem:
         missing = [t for t in g.tickers if t not in ticker_of]
         if missing:
             warnings.append(f"group {g.name}: {', '.join(missing)} not in holdings")
-        members = np.flatnonzero(np.isin(ticker, [ticker_of[t] for t in g.tickers if t in ticker_of]))
+        members = np.flatnonzero(
+            np.isin(ticker, [ticker_of[t] for t in g.tickers if t in ticker_of])
+        )
         group_target = sum(portfolio.targets.get(t, 0.0) for t in g.tickers)
         if group_target > g.max_weight + 1e-12:
             warnings.append(
@@ -181,7 +185,7 @@ def build_problem(portfolio: Portfolio) -> Problem:
         caps.append(CapRule(g.name, members.astype(np.int64), g.max_weight, enforce))
 
     return Problem(
-        account=account,
+        account=position_account,
         ticker=ticker,
         currency=cur,
         price_native=price,
@@ -214,6 +218,6 @@ def min_trade_quantity(problem: Problem, i: int) -> float:
     """Smallest non-zero quantity of position ``i`` that meets the minimum trade value."""
     if problem.min_trade_value <= 0:
         return problem.step
-    raw = problem.min_trade_value / problem.unit[i]
+    raw = problem.min_trade_value / float(problem.unit[i])
     step = problem.step
     return max(step, math.ceil(raw / step - 1e-9) * step)

@@ -106,122 +106,239 @@ def _best_relief(state: TradeState, pool: list[int], need: float) -> tuple[int, 
     return None
 
 
-def _candidates(state: TradeState, i: int) -> list[float]:
-    """Quantities worth trying for position ``i`` from where it is."""
-    step = state.problem.step
-    x = state.x[i]
-    out = {x + step, x - step, 0.0}
-    if x == 0:
-        out.update((state.min_qty[i], -state.min_qty[i]))
-    k = state.problem.ticker[i]
-    ideal_shift = (state.target[k] - state.value[k]) / state.problem.unit[i]
-    for r in (math.floor(ideal_shift / step) * step, math.ceil(ideal_shift / step) * step):
-        out.add(x + r)
-    result = []
-    for q in out:
-        q = round(q, 9)
-        if 0 < abs(q) < state.min_qty[i]:
-            continue
-        q = min(max(q, state.lo[i]), state.hi[i])
-        if q != x and state.allowed(i, q):
-            result.append(q)
-    return sorted(result)
-
-
 def improve(state: TradeState, deadline: float) -> None:
     """Local search until no move improves the objective (or the deadline passes)."""
     p = state.problem
     movable = [i for i in range(p.size) if p.lo[i] < 0 or p.hi[i] > 0]
     eps = IMPROVE_EPS * p.total
+    if not movable:
+        return
+    vectors = _Vectors(state, movable)
     while time.perf_counter() < deadline:
-        changed = _single_moves(state, movable, eps, deadline)
-        changed = _exchange_moves(state, movable, eps) or changed
+        changed = _single_moves(state, vectors, eps, deadline)
+        changed = _compound_moves(state, vectors, eps, deadline) or changed
         if not changed:
             return
 
 
-def _single_moves(state: TradeState, movable: list[int], eps: float, deadline: float) -> bool:
+def _single_moves(state: TradeState, v: _Vectors, eps: float, deadline: float) -> bool:
+    """Best single moves first: screen every position's step up, step down, jump to its
+    ticker's ideal quantity and return to zero with numpy, then apply the improving ones in
+    order, each re-checked exactly against the current state."""
+    movable = v.idx.tolist()
     changed = False
     while time.perf_counter() < deadline:
+        x = np.array([state.x[i] for i in movable])
+        dev = (np.array(state.value) - np.array(state.target))[v.tick]
+        gap = state.gap
+        shift = -dev / v.unit / v.step
+        options = [
+            v.next_quantity(x, 1.0),
+            v.next_quantity(x, -1.0),
+            np.zeros_like(x),
+            np.round(x + np.floor(shift) * v.step, 9),
+            np.round(x + np.ceil(shift) * v.step, 9),
+        ]
+        found: list[tuple[float, int, float]] = []
+        base_cost = v.cost(x)
+        for q in options:
+            q = np.clip(q, v.lo, v.hi)
+            q = np.where((q != 0) & (np.abs(q) < v.min_qty - 1e-12), x, q)
+            dv = (q - x) * v.unit
+            delta = (
+                np.abs(dev + dv) - np.abs(dev) + np.abs(gap - dv) - abs(gap) + v.cost(q) - base_cost
+            )
+            for r in np.flatnonzero((delta < -eps) & (q != x)).tolist():
+                found.append((float(delta[r]), r, float(q[r])))
+        found.sort()
+        applied = False
+        for _, r, q in found:
+            i = movable[r]
+            if q == state.x[i] or not state.allowed(i, q):
+                continue
+            delta, ok = state.evaluate(i, q)
+            if ok and delta < -eps:
+                state.apply(i, q)
+                applied = changed = True
+        if not applied:
+            break
+    return changed
+
+
+class _Vectors:
+    """The movable positions as numpy arrays, for screening many moves at once."""
+
+    def __init__(self, state: TradeState, movable: list[int]) -> None:
+        p = state.problem
+        self.idx = np.array(movable, dtype=np.int64)
+        idx = self.idx
+        self.unit = p.unit[idx]
+        rate = p.rate[p.currency[idx]]
+        self.fee_rate = p.fee_rate[idx] * self.unit
+        self.fee_min = p.fee_min_native[idx] * rate
+        self.tax = p.tax_rate[idx] * self.unit
+        self.tick = p.ticker[idx]
+        self.lo, self.hi = p.lo[idx], p.hi[idx]
+        self.min_qty = np.array([state.min_qty[i] for i in movable])
+        self.step = p.step
+        foreign = p.currency[idx] != p.base
+        self.spread = np.where(foreign & p.auto_fx, p.fx_spread, 0.0)
+        # Cash "pockets": a whole account with automatic FX, else one per account and currency.
+        ncur = len(p.currencies)
+        self.pocket = p.account[idx] * (1 if p.auto_fx else ncur) + (
+            0 if p.auto_fx else p.currency[idx]
+        )
+
+    def cost(self, q: np.ndarray) -> np.ndarray:
+        fee = np.maximum(self.fee_rate * np.abs(q), self.fee_min)
+        out: np.ndarray = np.where(q != 0, fee, 0.0) + self.tax * np.maximum(-q, 0.0)
+        return out
+
+    def next_quantity(self, x: np.ndarray, direction: float) -> np.ndarray:
+        q = np.where(x == 0, direction * self.min_qty, x + direction * self.step)
+        below_min = (q != 0) & (np.abs(q) < self.min_qty - 1e-12) & (np.sign(q) == np.sign(x))
+        q = np.where(below_min, 0.0, np.round(q, 9))
+        return q
+
+
+def _pocket_slack(state: TradeState) -> np.ndarray:
+    """Cash each pocket could still spend, in base currency (screening only)."""
+    p = state.problem
+    balances = np.array(state.balances) * p.rate[None, :]
+    if not p.auto_fx:
+        return balances.ravel()
+    foreign = np.arange(len(p.currencies)) != p.base
+    haircut = np.where(foreign[None, :] & (balances > 0), 1 - p.fx_spread, 1.0)
+    return np.asarray((balances * haircut).sum(axis=1))
+
+
+def _compound_moves(
+    state: TradeState, v: _Vectors, eps: float, deadline: float, depth: int = 8
+) -> bool:
+    """Kick one position by a step, then let a greedy chain of single steps settle cash and
+    deviations again (an ejection chain); keep the chain when it improves the exact objective.
+
+    Single moves cannot find these when cash sits at its target or an account has none to
+    spare: one dear share bought with three cheaper ones sold is worth it only as a whole.
+    Chains are screened with numpy on linear approximations of cash and checked exactly."""
+    movable = v.idx.tolist()
+    n = len(movable)
+    if n < 2:
+        return False
+    changed = False
+    for _ in range(4 * n + 10):
+        if time.perf_counter() > deadline:
+            break
+        x0 = np.array([state.x[i] for i in movable])
+        dev0 = np.array(state.value) - np.array(state.target)
+        slack0 = _pocket_slack(state)
+        kicks: list[tuple[float, int, float]] = []
+        for direction in (1.0, -1.0):
+            q = v.next_quantity(x0, direction)
+            dv = (q - x0) * v.unit
+            ok = (q >= v.lo - 1e-12) & (q <= v.hi + 1e-12) & (q != x0)
+            local = np.abs(dev0[v.tick] + dv) - np.abs(dev0[v.tick]) + v.cost(q) - v.cost(x0)
+            for r in np.flatnonzero(ok).tolist():
+                kicks.append((float(local[r]), r, direction))
+        kicks.sort()
         improved = False
-        for i in movable:
-            best_delta, best_q = -eps, None
-            for q in _candidates(state, i):
-                delta, ok = state.evaluate(i, q)
-                if ok and delta < best_delta:
-                    best_delta, best_q = delta, q
-            if best_q is not None:
-                state.apply(i, best_q)
+        touched: set[int] = set()
+        for _, r, direction in kicks[: max(24, n // 4)]:
+            if time.perf_counter() > deadline:
+                break
+            if int(v.tick[r]) in touched:
+                continue
+            chain = _simulate_chain(state, v, x0, dev0, slack0, r, direction, depth, eps)
+            if chain is None:
+                continue
+            before = state.objective
+            old = {movable[c]: state.x[movable[c]] for c, _ in chain}
+            for c, q_new in chain:
+                state.apply(movable[c], q_new)
+            if state.is_feasible() and state.objective < before - eps:
                 improved = changed = True
+                touched.update(int(v.tick[c]) for c, _ in chain)
+                x0 = np.array([state.x[i] for i in movable])
+                dev0 = np.array(state.value) - np.array(state.target)
+                slack0 = _pocket_slack(state)
+                continue
+            for i, q in reversed(list(old.items())):
+                state.apply(i, q)
         if not improved:
             break
     return changed
 
 
-def _step_move(state: TradeState, i: int, direction: int) -> float | None:
-    step = state.problem.step
-    x = state.x[i]
-    q = x + direction * step
-    if x == 0:
-        q = direction * state.min_qty[i]
-    elif 0 < abs(q) < state.min_qty[i]:
-        q = 0.0
-    q = round(q, 9)
-    return q if state.allowed(i, q) else None
+def _simulate_chain(
+    state: TradeState,
+    v: _Vectors,
+    x0: np.ndarray,
+    dev0: np.ndarray,
+    slack0: np.ndarray,
+    kick: int,
+    direction: float,
+    depth: int,
+    eps: float,
+) -> list[tuple[int, float]] | None:
+    """The kick followed by greedy single steps; None when the chain does not pay."""
+    x = x0.copy()
+    dev = dev0.copy()
+    slack = slack0.copy()
+    gap = state.gap
+    chain: dict[int, float] = {}
+    total = 0.0
+
+    def take(r: int, q: float) -> float:
+        nonlocal gap
+        dv = (q - x[r]) * v.unit[r]
+        t = v.tick[r]
+        d_cost = _cost_one(v, r, q) - _cost_one(v, r, x[r])
+        delta = abs(dev[t] + dv) - abs(dev[t]) + abs(gap - dv) - abs(gap) + d_cost
+        slack[v.pocket[r]] -= dv * (1 + v.spread[r]) + d_cost
+        dev[t] += dv
+        gap -= dv
+        x[r] = q
+        chain[r] = q
+        return float(delta)
+
+    q_kick = float(v.next_quantity(x0[kick : kick + 1], direction)[0])
+    total += take(kick, q_kick)
+    for _ in range(depth):
+        best_delta, best = -eps, None
+        for d in (1.0, -1.0):
+            q = v.next_quantity(x, d)
+            dv = (q - x) * v.unit
+            delta = (
+                np.abs(dev[v.tick] + dv)
+                - np.abs(dev[v.tick])
+                + np.abs(gap - dv)
+                - abs(gap)
+                + v.cost(q)
+                - v.cost(x)
+            )
+            need = dv * (1 + v.spread) + v.cost(q) - v.cost(x)
+            pocket_slack = slack[v.pocket]
+            bad = (q < v.lo - 1e-12) | (q > v.hi + 1e-12) | (q == x) | (need > pocket_slack + 1e-9)
+            bad[kick] = True
+            delta[bad] = np.inf
+            r = int(np.argmin(delta))
+            if delta[r] < best_delta:
+                best_delta, best = float(delta[r]), (r, float(q[r]))
+        if best is None:
+            break
+        total += take(*best)
+        if total < -eps and bool((slack >= -1e-9).all()):
+            break
+    if total >= -eps:
+        return None
+    return list(chain.items())
 
 
-def _exchange_moves(state: TradeState, movable: list[int], eps: float) -> bool:
-    """Apply the best pair (one position up, one down) while it improves the objective."""
-    p = state.problem
-    changed = False
-    for _ in range(4 * len(movable) + 10):
-        ups, downs = [], []
-        for i in movable:
-            for direction, bucket in ((1, ups), (-1, downs)):
-                q = _step_move(state, i, direction)
-                if q is None:
-                    continue
-                gap = state.gap
-                delta, _ = state.evaluate(i, q)
-                dv = (q - state.x[i]) * state._unit[i]
-                local = delta - (abs(gap - dv) - abs(gap))
-                bucket.append((i, q, local, dv))
-        if not ups or not downs:
-            return changed
-        up_local = np.array([u[2] for u in ups])
-        up_dv = np.array([u[3] for u in ups])
-        down_local = np.array([d[2] for d in downs])
-        down_dv = np.array([d[3] for d in downs])
-        gap = state.gap
-        score = (
-            up_local[:, None]
-            + down_local[None, :]
-            + np.abs(gap - up_dv[:, None] - down_dv[None, :])
-            - abs(gap)
-        )
-        up_ticker = p.ticker[[u[0] for u in ups]]
-        down_ticker = p.ticker[[d[0] for d in downs]]
-        score[up_ticker[:, None] == down_ticker[None, :]] = np.inf
-        applied = False
-        order = np.argsort(score, axis=None, kind="stable")[:32]
-        for flat in order.tolist():
-            if score.flat[flat] >= -eps:
-                break
-            r, c = divmod(flat, score.shape[1])
-            i, qi = ups[r][0], ups[r][1]
-            j, qj = downs[c][0], downs[c][1]
-            before = state.objective
-            old_i, old_j = state.x[i], state.x[j]
-            state.apply(i, qi)
-            state.apply(j, qj)
-            if state.is_feasible() and state.objective < before - eps:
-                applied = changed = True
-                break
-            state.apply(j, old_j)
-            state.apply(i, old_i)
-        if not applied:
-            return changed
-    return changed
+def _cost_one(v: _Vectors, r: int, q: float) -> float:
+    if q == 0:
+        return float(v.tax[r] * max(-q, 0.0))
+    fee = max(float(v.fee_rate[r]) * abs(q), float(v.fee_min[r]))
+    return fee + float(v.tax[r]) * max(-q, 0.0)
 
 
 def separable_bound(problem: Problem) -> float:

@@ -50,8 +50,11 @@ class TradeState:
         self.min_qty = [min_trade_quantity(p, i) for i in range(n)]
         self._rates = p.rate.tolist()
         self.target = p.target_value.tolist()
-        self.value = np.bincount(p.ticker, weights=p.unit * p.held, minlength=len(p.tickers)).tolist()
+        self.value = np.bincount(
+            p.ticker, weights=p.unit * p.held, minlength=len(p.tickers)
+        ).tolist()
         self.gap = sum(t - v for t, v in zip(self.target, self.value, strict=True))  # S
+        self.deviation = sum(abs(v - t) for v, t in zip(self.value, self.target, strict=True))
         self.cost_native = [0.0] * n
         self.balances = [row[:] for row in p.cash_native.tolist()]
         self.trade_costs = 0.0  # fees and taxes, base currency
@@ -80,8 +83,7 @@ class TradeState:
 
     @property
     def objective(self) -> float:
-        dev = sum(abs(v - t) for v, t in zip(self.value, self.target, strict=True))
-        return dev + abs(self.gap) + self.costs
+        return float(self.deviation + abs(self.gap) + self.costs)
 
     def account_feasible(self) -> bool:
         return all(self.feasible)
@@ -150,9 +152,7 @@ class TradeState:
         ok = result.feasible or result.shortfall <= self.shortfall[a] - CASH_TOLERANCE
         if ok and self._caps:
             costs = self.costs + d_cost + d_spread
-            for g, ((cap, members), value) in enumerate(
-                zip(self._caps, self.cap_value, strict=True)
-            ):
+            for (cap, members), value in zip(self._caps, self.cap_value, strict=True):
                 new_value = value + (dv if i in members else 0.0)
                 if new_value + cap * costs > cap * p.total + CASH_TOLERANCE and (
                     new_value + cap * costs > value + cap * self.costs
@@ -166,7 +166,10 @@ class TradeState:
         if q == old:
             return
         dv = (q - old) * self._unit[i]
-        self.value[self._ticker[i]] += dv
+        k = self._ticker[i]
+        v, t = self.value[k], self.target[k]
+        self.deviation += abs(v + dv - t) - abs(v - t)
+        self.value[k] = v + dv
         self.gap -= dv
         new_cost = self._costs_of(i, q)
         d_cost_native = new_cost - self.cost_native[i]
