@@ -11,6 +11,8 @@ from xlrebalance import __version__
 from xlrebalance.document import load_portfolio, plan_to_dict
 from xlrebalance.errors import XlRebalanceError
 from xlrebalance.planner import plan
+from xlrebalance.quotes import command as quote_commands
+from xlrebalance.quotes import fill_prices
 from xlrebalance.report import format_plan
 from xlrebalance.workbook import command as workbook_commands
 
@@ -30,6 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
     p.set_defaults(handler=_plan)
     # Each feature registers its own subcommands (a function add_commands(commands)).
+    quote_commands.add_commands(commands)
     workbook_commands.add_commands(commands)
     return parser
 
@@ -38,7 +41,11 @@ def _plan(args: argparse.Namespace) -> int:
     if workbook_commands.is_workbook(args.file):
         portfolio = workbook_commands.load_workbook_portfolio(args.file)
     else:
-        portfolio = load_portfolio(args.file, offline=True)
+        portfolio = load_portfolio(args.file, offline=args.offline)
+    if not args.offline:
+        portfolio, quotes = fill_prices(portfolio)
+        if note := quotes.note():
+            print(note, file=sys.stderr)
     result = plan(portfolio)
     if args.json:
         print(json.dumps(plan_to_dict(result), indent=2, ensure_ascii=False))

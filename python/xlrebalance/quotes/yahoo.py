@@ -1,0 +1,367 @@
+"""Yahoo Finance through yfinance: US stocks and ETFs, KRX (.KS/.KQ, ~20 min delayed), FX.
+
+yfinance's public API has no batched quote: ``download``/``history`` cost one chart request per
+symbol (plus a time-zone lookup on first use) and return DataFrames without names or quote
+times. Yahoo's ``/v7/finance/quote`` endpoint answers a hundred symbols per request, so this
+source sends those through yfinance's own request layer (``yfinance.data.YfData``: its
+curl_cffi session, cookie and crumb handling, consent page and rate-limit detection), chunked
+and concurrent within a bounded pool. When a v7 batch fails for a reason other than a rate
+limit (Yahoo answers "Invalid Crumb" now and then), its symbols fall back to
+``/v8/finance/chart/{symbol}``, one request each, in the same bounded pool. Behind a rate limit
+the source backs off instead of multiplying requests.
+
+``XLREBALANCE_YAHOO_URL`` (or ``base_url``) sends every Yahoo host this uses -- query1/query2,
+fc.yahoo.com for the cookie, guce/consent for the consent flow -- to one base URL, keeping each
+request's path and query.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from xlrebalance.errors import QuoteError
+from xlrebalance.quotes.net import (
+    Counter,
+    DeadlineExceeded,
+    RetryPolicy,
+    Transient,
+    bounded_map,
+    rewrite_url,
+)
+from xlrebalance.quotes.types import Progress, Quote, QuoteStatus, failure
+
+YAHOO_ENV = "XLREBALANCE_YAHOO_URL"
+QUOTE_URL = "https://query1.finance.yahoo.com/v7/finance/quote"
+CHART_URL = "https://query2.finance.yahoo.com/v8/finance/chart/"
+
+# Exchanges whose Yahoo feed is delayed when the payload does not say (chart meta never does).
+_DELAYED_EXCHANGES = {"KSC": 20, "KOE": 20}
+
+# yfinance keeps one process-wide YfData (session, cookie, crumb): one fetch at a time.
+_YF_LOCK = threading.Lock()
+_active_session: object | None = None
+
+
+class RateLimited(Transient):
+    """Yahoo answered 429 (yfinance raises YFRateLimitError after its own second try)."""
+
+
+class Malformed(ValueError):
+    """The response was not the JSON shape Yahoo sends."""
+
+
+class HttpStatus(Exception):
+    def __init__(self, status: int, body: str) -> None:
+        self.status = status
+        super().__init__(f"HTTP {status}" + (f": {body[:120]}" if body else ""))
+
+
+class ServerError(Transient, HttpStatus):
+    pass
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, Transient):
+        return True
+    if type(exc).__name__ == "YFRateLimitError":
+        return True
+    try:
+        from curl_cffi.requests import exceptions as curl_exc
+    except ImportError:  # pragma: no cover - curl_cffi ships with yfinance
+        return isinstance(exc, TimeoutError | ConnectionError)
+    if isinstance(exc, curl_exc.JSONDecodeError | curl_exc.InvalidURL | curl_exc.MissingSchema):
+        return False
+    return isinstance(exc, curl_exc.RequestException | TimeoutError | ConnectionError)
+
+
+def _describe(exc: BaseException) -> str:
+    if type(exc).__name__ == "YFRateLimitError" or isinstance(exc, RateLimited):
+        return "rate limited by Yahoo (HTTP 429)"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
+
+
+@dataclass
+class YahooSource:
+    """The Yahoo source. Thread pool, chunk size, timeouts and retries are bounded here."""
+
+    base_url: str | None = None
+    timeout: float = 8.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    chunk_size: int = 100
+    workers: int = 8
+    yfinance_cache: Path | None = None
+    name: str = "yahoo"
+    requests: Counter = field(default_factory=Counter)
+    _session: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.base_url is None:
+            self.base_url = os.environ.get(YAHOO_ENV) or None
+
+    # -- the QuoteSource interface --------------------------------------------------------
+
+    def fetch(
+        self, symbols: Sequence[str], *, progress: Progress | None = None
+    ) -> Mapping[str, Quote]:
+        asked = list(dict.fromkeys(symbols))
+        if not asked:
+            return {}
+        with _YF_LOCK:
+            data = self._yfdata()
+            deadline = self.retry.deadline()
+            chunks = [asked[i : i + self.chunk_size] for i in range(0, len(asked), self.chunk_size)]
+            results: dict[str, Quote] = {}
+            fallback: list[str] = []
+
+            def batch(chunk: list[str]) -> tuple[list[str], dict[str, Quote] | BaseException]:
+                try:
+                    return chunk, self._quote_batch(data, chunk, deadline)
+                except Exception as exc:
+                    return chunk, exc
+
+            for chunk, outcome in bounded_map(batch, chunks, self.workers):
+                if isinstance(outcome, dict):
+                    results.update(outcome)
+                    if progress:
+                        progress(len(chunk))
+                elif isinstance(outcome, RateLimited | DeadlineExceeded) or (
+                    type(outcome).__name__ == "YFRateLimitError"
+                ):
+                    for s in chunk:
+                        results[s] = failure(s, self.name, QuoteStatus.ERROR, _describe(outcome))
+                    if progress:
+                        progress(len(chunk))
+                else:
+                    fallback.extend(chunk)
+
+            def one(symbol: str) -> Quote:
+                try:
+                    return self._chart(data, symbol, deadline)
+                except Exception as exc:
+                    return failure(symbol, self.name, QuoteStatus.ERROR, _describe(exc))
+
+            for quote in bounded_map(one, fallback, self.workers):
+                results[quote.symbol or quote.ticker] = quote
+                if progress:
+                    progress(1)
+        return {s: results[s] for s in asked}
+
+    # -- yfinance plumbing ----------------------------------------------------------------
+
+    def _yfdata(self) -> Any:
+        global _active_session
+        try:
+            import yfinance
+            from yfinance.data import YfData
+        except ImportError as exc:
+            raise QuoteError(
+                "the yahoo source needs yfinance: pip install 'xlrebalance[quotes]'"
+            ) from exc
+        if self.yfinance_cache is not None:
+            # yfinance keeps its cookie in its own SQLite file; keep it beside ours.
+            yfinance.set_tz_cache_location(str(self.yfinance_cache))
+        if self._session is None:
+            self._session = _redirecting_session(self)
+        data = YfData(session=self._session)
+        if _active_session is not self._session:
+            # A crumb belongs to the cookie of the session that fetched it.
+            for attr, value in (("_crumb", None), ("_cookie", None), ("_cookie_strategy", "basic")):
+                if hasattr(data, attr):
+                    setattr(data, attr, value)
+            _active_session = self._session
+        return data
+
+    def _get(self, data: Any, url: str, params: dict[str, str], deadline: float) -> Any:
+        def attempt(left: float) -> Any:
+            response = data.get(url, params=params, timeout=min(self.timeout, left))
+            status = int(response.status_code)
+            if status == 429:
+                raise RateLimited("rate limited by Yahoo (HTTP 429)")
+            if status >= 500:
+                raise ServerError(status, _text(response))
+            return response
+
+        return self.retry.run(attempt, deadline=deadline, is_transient=is_transient)
+
+    def _quote_batch(self, data: Any, chunk: list[str], deadline: float) -> dict[str, Quote]:
+        params = {
+            "symbols": ",".join(chunk),
+            "formatted": "false",
+            "lang": "en-US",
+            "region": "US",
+        }
+        response = self._get(data, QUOTE_URL, params, deadline)
+        if int(response.status_code) != 200:
+            raise HttpStatus(int(response.status_code), _text(response))
+        items = _v7_items(_json(response))
+        fetched = datetime.now(UTC)
+        by_symbol = {str(item.get("symbol", "")).upper(): item for item in items}
+        out: dict[str, Quote] = {}
+        for symbol in chunk:
+            item = by_symbol.get(symbol.upper())
+            if item is None:
+                # v7 leaves out what it does not know rather than erroring.
+                out[symbol] = failure(
+                    symbol, self.name, QuoteStatus.MISSING, "unknown to Yahoo (not in its answer)"
+                )
+                continue
+            out[symbol] = self._from_fields(symbol, item, fetched, v7=True)
+        return out
+
+    def _chart(self, data: Any, symbol: str, deadline: float) -> Quote:
+        params = {"range": "1d", "interval": "1d"}
+        response = self._get(data, CHART_URL + symbol, params, deadline)
+        status = int(response.status_code)
+        try:
+            payload = _json(response)
+        except Malformed:
+            if status != 200:
+                raise HttpStatus(status, _text(response)) from None
+            raise
+        chart = payload.get("chart") if isinstance(payload, dict) else None
+        if not isinstance(chart, dict):
+            raise Malformed("no 'chart' object in Yahoo's chart answer")
+        error = chart.get("error")
+        if error:
+            description = error.get("description", "") if isinstance(error, dict) else str(error)
+            code = error.get("code", "") if isinstance(error, dict) else ""
+            if status == 404 or code == "Not Found":
+                return failure(symbol, self.name, QuoteStatus.MISSING, str(description)[:160])
+            raise HttpStatus(status, str(description))
+        if status != 200:
+            raise HttpStatus(status, _text(response))
+        result = chart.get("result")
+        if not isinstance(result, list) or not result or not isinstance(result[0], dict):
+            raise Malformed("empty 'chart.result' in Yahoo's chart answer")
+        meta = result[0].get("meta")
+        if not isinstance(meta, dict):
+            raise Malformed("no 'meta' in Yahoo's chart answer")
+        return self._from_fields(symbol, meta, datetime.now(UTC), v7=False)
+
+    def _from_fields(
+        self, symbol: str, item: Mapping[str, Any], fetched: datetime, *, v7: bool
+    ) -> Quote:
+        price = item.get("regularMarketPrice")
+        if isinstance(price, dict):  # formatted=true style {"raw": 1.0, "fmt": "1.00"}
+            price = price.get("raw")
+        if (
+            isinstance(price, bool)
+            or not isinstance(price, int | float)
+            or not math.isfinite(price)
+            or price <= 0
+        ):
+            return failure(symbol, self.name, QuoteStatus.ERROR, f"no usable price ({price!r})")
+        exchange = str(item.get("exchange") or item.get("exchangeName") or "")
+        delay = item.get("exchangeDataDelayedBy")
+        if not isinstance(delay, int | float):
+            delay = _DELAYED_EXCHANGES.get(exchange, 0)
+        change: Any = item.get("regularMarketChange") if v7 else None
+        if not v7:
+            previous = item.get("chartPreviousClose") or item.get("previousClose")
+            if isinstance(previous, int | float) and previous > 0:
+                change = float(price) - float(previous)
+        currency = item.get("currency")
+        return Quote(
+            ticker=symbol,
+            price=float(price),
+            currency=str(currency).upper() if isinstance(currency, str) else None,
+            time=_market_time(item.get("regularMarketTime")),
+            source=self.name,
+            status=QuoteStatus.OK,
+            delayed=delay > 0,
+            name=_name(item),
+            change=float(change) if isinstance(change, int | float) else None,
+            symbol=symbol,
+            fetched=fetched,
+        )
+
+
+def _text(response: Any) -> str:
+    try:
+        return str(response.text)[:200]
+    except Exception:  # undecodable bodies say nothing useful
+        return ""
+
+
+def _json(response: Any) -> Any:
+    try:
+        return json.loads(response.content)
+    except (ValueError, TypeError) as exc:
+        raise Malformed(f"Yahoo sent something that is not JSON ({exc})") from exc
+
+
+def _v7_items(payload: Any) -> list[Mapping[str, Any]]:
+    body = payload.get("quoteResponse") if isinstance(payload, dict) else None
+    if not isinstance(body, dict):
+        # 401 "Invalid Crumb" comes as {"finance": {"error": ...}}
+        finance = payload.get("finance") if isinstance(payload, dict) else None
+        if isinstance(finance, dict) and finance.get("error"):
+            raise Malformed(f"Yahoo refused the batch quote: {finance['error']}")
+        raise Malformed("no 'quoteResponse' in Yahoo's quote answer")
+    result = body.get("result")
+    if result is None and body.get("error"):
+        raise Malformed(f"Yahoo's quote answer is an error: {body['error']}")
+    if not isinstance(result, list):
+        raise Malformed("'quoteResponse.result' is not a list")
+    return [item for item in result if isinstance(item, dict)]
+
+
+def _name(item: Mapping[str, Any]) -> str | None:
+    for key in ("longName", "shortName", "displayName"):
+        value = item.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def _market_time(value: Any) -> datetime | None:
+    if isinstance(value, dict):
+        value = value.get("raw")
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return datetime.fromtimestamp(float(value), UTC)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None
+
+
+def _redirecting_session(owner: YahooSource) -> Any:
+    """A curl_cffi session (what yfinance expects) that sends every request to the owner's
+    base URL, caps every timeout (yfinance asks 30 s for its cookie) and counts requests."""
+    from curl_cffi import requests as curl_requests
+
+    class RedirectingSession(curl_requests.Session):  # type: ignore[type-arg]
+        def request(self, method: Any, url: str, *args: Any, **kwargs: Any) -> Any:
+            given = kwargs.get("timeout")
+            cap = owner.timeout
+            kwargs["timeout"] = min(given, cap) if isinstance(given, int | float) else cap
+            owner.requests.add()
+            return super().request(method, rewrite_url(url, owner.base_url), *args, **kwargs)
+
+    return RedirectingSession(impersonate="chrome")
+
+
+def yahoo_symbol(ticker: str, market: str) -> str:
+    """Yahoo writes share classes with a dash (BRK.B -> BRK-B)."""
+    return ticker.replace(".", "-") if market == "US" else ticker
+
+
+def fx_symbol(pair: str) -> str:
+    """``USDKRW`` -> ``KRW=X`` (Yahoo's name for dollar pairs), ``EURKRW`` -> ``EURKRW=X``."""
+    quote_ccy, base_ccy = pair[:3], pair[3:]
+    return f"{base_ccy}=X" if quote_ccy == "USD" else f"{pair}=X"
+
+
+Clock = Callable[[], datetime]
