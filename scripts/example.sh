@@ -7,4 +7,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[quotes,workbook]"
-.venv/bin/xlrebalance plan templates/examples/seed.json --offline
+# Headless refresh of the bundled workbook, offline (prices on the sheet); the result goes to
+# a copy so rebalance.xlsm itself is never changed.
+out="${TMPDIR:-/tmp}/xlrebalance-example.xlsm"
+.venv/bin/xlrebalance refresh rebalance.xlsm --offline --out "$out"

@@ -9,10 +9,12 @@ build runs it inside a scratch directory on copies.
 from __future__ import annotations
 
 import contextlib
+import gc
 import random
 import shutil
 import tempfile
 import uuid
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,8 +49,13 @@ def compile_project(bas_files: Sequence[Path], sheet_code_names: Sequence[str]) 
     try:
         random.seed(20250101)
         MsOvba.compress = _compress  # type: ignore[method-assign]
-        with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
-            return _compile(bas_files, sheet_code_names)
+        # ms-cfb leaves file handles to the GC; close them here, not as warnings later.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            with tempfile.TemporaryDirectory() as scratch, contextlib.chdir(scratch):
+                data = _compile(bas_files, sheet_code_names)
+                gc.collect()
+            return data
     finally:
         MsOvba.compress = broken  # type: ignore[method-assign]
         random.setstate(state)

@@ -1,0 +1,70 @@
+"""An independent reader: LibreOffice opens the built workbook and recalculates its formulas."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from xlrebalance.document import load_portfolio
+from xlrebalance.planner import plan
+from xlrebalance.workbook.build import build_workbook
+
+ROOT = Path(__file__).resolve().parents[2]
+SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
+
+pytestmark = pytest.mark.skipif(
+    SOFFICE is None, reason="LibreOffice (soffice) not installed: .ci/run installs it"
+)
+
+
+@pytest.fixture(scope="module")
+def sheets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[list[str]]]:
+    assert SOFFICE is not None
+    work = tmp_path_factory.mktemp("lo")
+    book = build_workbook(work / "rebalance.xlsm")
+    # Filter options: comma, quote, UTF-8, ..., sheet -1 = every sheet to its own file; the
+    # formulas have no cached results in the file, so these values are LibreOffice's own.
+    subprocess.run(
+        [SOFFICE, f"-env:UserInstallation=file://{work}/profile", "--headless",
+         "--convert-to", 'csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1',
+         "--outdir", str(work), str(book)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    found = {}
+    for path in work.glob("rebalance-*.csv"):
+        with path.open(encoding="utf-8") as handle:
+            found[path.stem.removeprefix("rebalance-")] = list(csv.reader(handle))
+    return found
+
+
+def _number(text: str) -> float:
+    return float(text.rstrip("%")) / 100 if text.endswith("%") else float(text)
+
+
+def test_libreoffice_recalculates_value_and_drift_like_the_planner(
+    sheets: dict[str, list[list[str]]],
+) -> None:
+    seed = plan(load_portfolio(ROOT / "templates" / "examples" / "seed.json"))
+    kpi = {row[1]: row[2] for row in sheets["Dashboard"] if len(row) > 2 and row[1]}
+    assert _number(kpi["Total value"]) == pytest.approx(seed.summary.value_before, rel=1e-9)
+    assert _number(kpi["Drift (L1)"]) == pytest.approx(seed.summary.drift_before, abs=1e-9)
+    holdings = sheets["Holdings"]
+    header = holdings[2]
+    rows = [dict(zip(header, r, strict=False)) for r in holdings[3:] if r and r[0]]
+    voo = next(r for r in rows if r["Ticker"] == "VOO")
+    assert _number(voo["Value (base)"]) == pytest.approx(20 * 561.2 * 1450.0)
+    weights = sum(_number(r["Weight"]) for r in rows)
+    assert weights == pytest.approx(1 - _number(kpi["Cash weight"]), abs=1e-9)
+    groups = {r[0]: _number(r[3]) for r in sheets["Groups"][3:] if r and r[0]}
+    tqqq = next(r for r in rows if r["Ticker"] == "TQQQ")
+    assert groups["Leveraged"] == pytest.approx(_number(tqqq["Weight"]))
+
+
+def test_libreoffice_sees_every_sheet(sheets: dict[str, list[list[str]]]) -> None:
+    assert {"Dashboard", "Holdings", "Cash", "Groups", "Settings", "Orders", "History"} <= set(
+        sheets
+    )
