@@ -28,9 +28,10 @@ def sheets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[list[str]
     book = build_workbook(work / "rebalance.xlsm")
     # Filter options: comma, quote, UTF-8, ..., sheet -1 = every sheet to its own file; the
     # formulas have no cached results in the file, so these values are LibreOffice's own.
+    csv_filter = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1"
     subprocess.run(
         [SOFFICE, f"-env:UserInstallation=file://{work}/profile", "--headless",
-         "--convert-to", 'csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1',
+         "--convert-to", csv_filter,
          "--outdir", str(work), str(book)],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip

@@ -169,7 +169,8 @@ def test_refresh_round_trip_keeps_user_content(book_copy: Path, tmp_path: Path) 
 
     out = tmp_path / "out.xlsm"
     result = subprocess.run(
-        [sys.executable, "-m", "xlrebalance", "refresh", str(book_copy), "--offline", "--out", str(out)],
+        [sys.executable, "-m", "xlrebalance", "refresh", str(book_copy), "--offline",
+         "--out", str(out)],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert "Drift" in result.stdout and "STALE PRICES" in result.stdout
