@@ -29,6 +29,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -111,7 +112,10 @@ def _quiet_import_env() -> Any:
     saved = {k: os.environ.pop(k) for k in ("KRX_ID", "KRX_PW") if k in os.environ}
     os.environ.setdefault("MPLBACKEND", "Agg")  # pykrx imports matplotlib.pyplot
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        # pykrx's import also raises a DeprecationWarning (importlib.resources.path) that
+        # would reach the user's stderr: it is not theirs to act on.
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             yield
     finally:
         os.environ.update(saved)

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from quotes_fakes import FakeKrx, FakeYahoo
+
+from xlrebalance.quotes import QuoteCache, Sources
+from xlrebalance.quotes.krx import Credentials, KrxSource
+from xlrebalance.quotes.net import RetryPolicy
+from xlrebalance.quotes.yahoo import YahooSource
+
+# Saturday 2026-03-07 12:00 UTC: both markets closed, Friday's closes are the latest prices.
+WEEKEND = datetime(2026, 3, 7, 12, 0, tzinfo=UTC)
+FAST_RETRY = RetryPolicy(attempts=3, backoff=0.01, max_delay=0.05, budget=5.0)
+
+
+@pytest.fixture(autouse=True)
+def _hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test reaches the internet, a real keyring or the user's cache."""
+    for name in ("KRX_ID", "KRX_PW", "XLREBALANCE_YAHOO_URL", "XLREBALANCE_KRX_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XLREBALANCE_CACHE_DIR", str(tmp_path / "env-cache"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost,yahoo.localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost,yahoo.localhost")
+    monkeypatch.setattr("xlrebalance.quotes.krx._keyring_getter", lambda: None)
+
+
+@pytest.fixture
+def yahoo_server() -> Iterator[FakeYahoo]:
+    with FakeYahoo() as server:
+        yield server
+
+
+@pytest.fixture
+def krx_server() -> Iterator[FakeKrx]:
+    with FakeKrx() as server:
+        yield server
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Iterator[QuoteCache]:
+    with QuoteCache(tmp_path / "cache") as c:
+        yield c
+
+
+@pytest.fixture
+def yahoo(yahoo_server: FakeYahoo, cache: QuoteCache) -> YahooSource:
+    return YahooSource(
+        base_url=yahoo_server.url,
+        timeout=1.0,
+        retry=FAST_RETRY,
+        yfinance_cache=cache.directory / "yfinance",
+    )
+
+
+@pytest.fixture
+def krx(krx_server: FakeKrx) -> KrxSource:
+    return KrxSource(
+        Credentials(krx_server.user, krx_server.password),
+        base_url=krx_server.url,
+        timeout=1.0,
+        retry=FAST_RETRY,
+        clock=lambda: WEEKEND,
+    )
+
+
+@pytest.fixture
+def sources(yahoo: YahooSource) -> Sources:
+    return Sources(yahoo=yahoo, krx=None, krx_notice=None)
