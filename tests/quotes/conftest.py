@@ -17,6 +17,17 @@ WEEKEND = datetime(2026, 3, 7, 12, 0, tzinfo=UTC)
 FAST_RETRY = RetryPolicy(attempts=3, backoff=0.01, max_delay=0.05, budget=5.0)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _yfinance_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """yfinance binds its cookie store to the first directory it opens: one for the session."""
+    import yfinance
+
+    import xlrebalance.quotes.yahoo as yahoo_module
+
+    yfinance.set_tz_cache_location(str(tmp_path_factory.mktemp("yfinance")))
+    yahoo_module._yfinance_cache_set = True
+
+
 @pytest.fixture(autouse=True)
 def _hermetic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reaches the internet, a real keyring or the user's cache."""

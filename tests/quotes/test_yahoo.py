@@ -25,8 +25,11 @@ def test_one_batch_request_answers_many_symbols(
     assert got["005930.KS"].currency == "KRW" and got["005930.KS"].delayed
     assert not got["AAPL"].delayed
     assert got["KRW=X"].price == 1452.37
-    # cookie (fc.yahoo.com -> /), crumb, then one quote request for all four symbols
-    assert yahoo_server.paths() == ["/", "/v1/test/getcrumb", "/v7/finance/quote"]
+    # cookie (fc.yahoo.com -> /, unless yfinance kept it from an earlier session), crumb, then
+    # one quote request for all four symbols
+    paths = yahoo_server.paths()
+    assert paths[-2:] == ["/v1/test/getcrumb", "/v7/finance/quote"]
+    assert paths[:-2] in ([], ["/"])
     assert yahoo_server.crumbs_seen == [yahoo_server.crumb]
 
 

@@ -12,8 +12,8 @@ with a KRX login, KRX (pykrx). See docs/quotes.md.
 
 from xlrebalance.quotes.cache import QuoteCache
 from xlrebalance.quotes.calendar import FreshnessPolicy
+from xlrebalance.quotes.engine import QuoteReport, Sources, Want, refresh
 from xlrebalance.quotes.prices import cached_quote, fill_prices, fx_pair, quote
-from xlrebalance.quotes.refresh import QuoteReport, Sources, Want, refresh
 from xlrebalance.quotes.types import Quote, QuoteSource, QuoteStatus
 
 __all__ = [

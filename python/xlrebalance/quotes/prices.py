@@ -12,7 +12,7 @@ from xlrebalance.errors import PortfolioError
 from xlrebalance.model import KNOWN_CURRENCIES, Holding, Portfolio, infer_market, normalize_ticker
 from xlrebalance.quotes.cache import QuoteCache
 from xlrebalance.quotes.calendar import FreshnessPolicy
-from xlrebalance.quotes.refresh import ProgressCallback, QuoteReport, Sources, Want, refresh
+from xlrebalance.quotes.engine import ProgressCallback, QuoteReport, Sources, Want, refresh
 from xlrebalance.quotes.types import Quote, QuoteStatus
 
 _PAIR = re.compile(r"^[A-Z]{6}$")

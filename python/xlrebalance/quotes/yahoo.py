@@ -21,7 +21,7 @@ import json
 import math
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +48,7 @@ _DELAYED_EXCHANGES = {"KSC": 20, "KOE": 20}
 # yfinance keeps one process-wide YfData (session, cookie, crumb): one fetch at a time.
 _YF_LOCK = threading.Lock()
 _active_session: object | None = None
+_yfinance_cache_set = False
 
 
 class RateLimited(Transient):
@@ -166,9 +167,12 @@ class YahooSource:
             raise QuoteError(
                 "the yahoo source needs yfinance: pip install 'xlrebalance[quotes]'"
             ) from exc
-        if self.yfinance_cache is not None:
-            # yfinance keeps its cookie in its own SQLite file; keep it beside ours.
+        global _yfinance_cache_set
+        if self.yfinance_cache is not None and not _yfinance_cache_set:
+            # yfinance keeps its cookie in its own SQLite file; keep it beside ours. Its cookie
+            # store binds to the first location it opens, so this is set once per process.
             yfinance.set_tz_cache_location(str(self.yfinance_cache))
+            _yfinance_cache_set = True
         if self._session is None:
             self._session = _redirecting_session(self)
         data = YfData(session=self._session)
@@ -362,6 +366,3 @@ def fx_symbol(pair: str) -> str:
     """``USDKRW`` -> ``KRW=X`` (Yahoo's name for dollar pairs), ``EURKRW`` -> ``EURKRW=X``."""
     quote_ccy, base_ccy = pair[:3], pair[3:]
     return f"{base_ccy}=X" if quote_ccy == "USD" else f"{pair}=X"
-
-
-Clock = Callable[[], datetime]
