@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from xlrebalance.errors import InfeasibleError
 from xlrebalance.model import (
     CASH,
     Conversion,
@@ -47,7 +48,7 @@ class PlannerOptions:
     exact_max_positions: int = 30
     node_limit: int = 100
     time_limit: float | None = None  # None: the portfolio's settings.time_limit
-    search_seconds: float = 2.0
+    search_seconds: float = 30.0  # safety net only: work bounds end the search first
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,13 @@ def plan_trades(problem: Problem, options: PlannerOptions, time_limit: float) ->
     else:
         start = np.zeros(problem.size)
     state = TradeState(problem, start)
-    repair(state)
+    try:
+        repair(state)
+    except InfeasibleError:
+        # The relaxation cannot see minimum fees and trade sizes; from no trades at all,
+        # repair only has to cover withdrawals, and its message then names the real cause.
+        state = TradeState(problem)
+        repair(state)
     improve(state, started + options.search_seconds)
     bound = max(lp.bound, separable_bound(problem))
     scale = problem.total

@@ -151,6 +151,8 @@ def build_problem(portfolio: Portfolio) -> Problem:
     for i, h in enumerate(holdings):
         if h.locked:
             lo[i] = hi[i] = 0.0
+    # A position whose whole value is below the minimum trade cannot be sold at all.
+    lo[held * unit < s.min_trade_value] = 0.0
 
     fee_rate = np.array([s.fee(h.market).rate for h in holdings])
     fee_min = np.array([s.fee(h.market).min for h in holdings])

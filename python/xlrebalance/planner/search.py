@@ -11,14 +11,21 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from xlrebalance.errors import InfeasibleError
+from xlrebalance.planner.costs import CASH_TOLERANCE
 from xlrebalance.planner.problem import FloatArray, Problem
 from xlrebalance.planner.state import TradeState
 
 IMPROVE_EPS = 1e-9
+MAX_ROUNDS = 200
+KICKS_PER_ROUND = 32
+CHAIN_BUDGET = 5000
+"""Chains simulated per plan at most: bounds the search on large, far-off books."""
+"""Work bounds keep plans deterministic; the wall-clock deadline is only a safety net."""
 
 
 def round_trades(problem: Problem, relaxed: FloatArray) -> FloatArray:
@@ -44,66 +51,55 @@ def _snap_to_min_trade(state: TradeState) -> None:
 
 
 def repair(state: TradeState) -> None:
-    """Make the plan feasible by cutting buys, then by selling, in the offending account or
-    group; raise :class:`InfeasibleError` when nothing more can be done."""
+    """Make the plan feasible: in the offending account or group, apply the allowed change
+    (cut a buy, undo a trade, sell more) that relieves the most infeasibility per unit of
+    objective it costs; raise :class:`InfeasibleError` when no change relieves anything."""
     _snap_to_min_trade(state)
     p = state.problem
-    for _ in range(10 * p.size + 100):
+    step = p.step
+    for _ in range(4 * p.size + 100):
         bad_accounts = [a for a, ok in enumerate(state.feasible) if not ok]
         bad_caps = state.violated_caps()
         if not bad_accounts and not bad_caps:
             return
         if bad_accounts:
-            a = bad_accounts[0]
-            pool = np.flatnonzero(p.account == a).tolist()
-            need = state.shortfall[a]
+            pool = np.flatnonzero(p.account == bad_accounts[0]).tolist()
+            need = state.shortfall[bad_accounts[0]]
         else:
-            g = bad_caps[0]
-            pool = sorted(state.cap_members(g))
-            need = p.total  # cut one step at a time; caps are rare and small
-        move = _best_relief(state, pool, need)
-        if move is None:
-            if bad_accounts:
-                a = bad_accounts[0]
-                raise InfeasibleError(
-                    f"account {p.accounts[a]!r}: cash is short by "
-                    f"{state.shortfall[a]:,.2f} {p.currencies[p.base]} and nothing more may be "
-                    "sold (check the withdrawal, the mode, locked rows and bands)"
-                )
-            raise InfeasibleError("a group cap cannot be met")
-        state.apply(*move)
-    raise InfeasibleError("could not find a plan that respects cash and caps")
-
-
-def _best_relief(state: TradeState, pool: list[int], need: float) -> tuple[int, float] | None:
-    """Cut a buy (cheapest in objective first), else add a sale, sized to cover ``need``."""
-    step = state.problem.step
-    best: tuple[float, int, float] | None = None
-    for want_buys in (True, False):
+            pool = sorted(state.cap_members(bad_caps[0]))
+            need = state.cap_violation(bad_caps[0])
+        before = state.infeasibility()
+        best: tuple[float, int, float] | None = None
         for i in pool:
             x = state.x[i]
-            if want_buys and x <= 0:
-                continue
-            if not want_buys and (x > 0 or x <= state.lo[i]):
-                continue
-            shares = max(step, math.ceil(need / state.problem.unit[i] / step) * step)
-            if want_buys:
-                q = max(0.0, x - shares)
-                if 0 < q < state.min_qty[i]:
-                    q = 0.0
-            else:
-                q = max(state.lo[i], x - shares)
-                if 0 < -q < state.min_qty[i]:
-                    q = max(state.lo[i], -state.min_qty[i])
-            q = round(q, 9)
-            if q == x:
-                continue
-            delta, _ = state.evaluate(i, q)
-            if best is None or delta < best[0]:
-                best = (delta, i, q)
-        if best is not None:
-            return best[1], best[2]
-    return None
+            shares = max(step, math.ceil(need / float(p.unit[i]) / step) * step)
+            for q in {0.0, x - step, x - shares}:
+                q = round(max(q, state.lo[i]), 9)
+                if 0 < abs(q) < state.min_qty[i]:
+                    q = 0.0 if x > 0 else round(max(state.lo[i], -state.min_qty[i]), 9)
+                if q == x or not state.allowed(i, q):
+                    continue
+                delta, _ = state.evaluate(i, q)
+                state.apply(i, q)
+                relief = before - state.infeasibility()
+                state.apply(i, x)
+                if relief <= CASH_TOLERANCE:
+                    continue
+                score = delta / relief
+                if best is None or score < best[0]:
+                    best = (score, i, q)
+        if best is None:
+            break
+        state.apply(best[1], best[2])
+    if bad_accounts := [a for a, ok in enumerate(state.feasible) if not ok]:
+        a = bad_accounts[0]
+        raise InfeasibleError(
+            f"account {p.accounts[a]!r}: cash is short by {state.shortfall[a]:,.2f} "
+            f"{p.currencies[p.base]} and nothing more may be sold (check the withdrawal, "
+            "the mode, locked rows, bands and the minimum trade value)"
+        )
+    if bad_caps := state.violated_caps():
+        raise InfeasibleError(f"group cap {state.cap_names[bad_caps[0]]!r} cannot be met")
 
 
 def improve(state: TradeState, deadline: float) -> None:
@@ -114,9 +110,12 @@ def improve(state: TradeState, deadline: float) -> None:
     if not movable:
         return
     vectors = _Vectors(state, movable)
-    while time.perf_counter() < deadline:
+    budget = [CHAIN_BUDGET]
+    for _ in range(MAX_ROUNDS):
+        if time.perf_counter() > deadline:
+            return
         changed = _single_moves(state, vectors, eps, deadline)
-        changed = _compound_moves(state, vectors, eps, deadline) or changed
+        changed = _compound_moves(state, vectors, eps, deadline, budget) or changed
         if not changed:
             return
 
@@ -127,7 +126,9 @@ def _single_moves(state: TradeState, v: _Vectors, eps: float, deadline: float) -
     order, each re-checked exactly against the current state."""
     movable = v.idx.tolist()
     changed = False
-    while time.perf_counter() < deadline:
+    for _ in range(MAX_ROUNDS):
+        if time.perf_counter() > deadline:
+            break
         x = np.array([state.x[i] for i in movable])
         dev = (np.array(state.value) - np.array(state.target))[v.tick]
         gap = state.gap
@@ -195,8 +196,11 @@ class _Vectors:
         return out
 
     def next_quantity(self, x: np.ndarray, direction: float) -> np.ndarray:
-        q = np.where(x == 0, direction * self.min_qty, x + direction * self.step)
-        below_min = (q != 0) & (np.abs(q) < self.min_qty - 1e-12) & (np.sign(q) == np.sign(x))
+        """One step from ``x``: from zero straight to the minimum trade, and back to zero
+        rather than below it (``_StepMoves.update`` is the same rule for one position)."""
+        min_qty = self.min_qty
+        q = np.where(x == 0, direction * min_qty, x + direction * self.step)
+        below_min = (q != 0) & (np.abs(q) < min_qty - 1e-12) & (np.sign(q) == np.sign(x))
         q = np.where(below_min, 0.0, np.round(q, 9))
         return q
 
@@ -212,8 +216,48 @@ def _pocket_slack(state: TradeState) -> np.ndarray:
     return np.asarray((balances * haircut).sum(axis=1))
 
 
+@dataclass
+class _StepMoves:
+    """For every movable position: its next step in one direction, the value that moves,
+    the change in its costs, and whether the step is within bounds."""
+
+    q: np.ndarray
+    dv: np.ndarray
+    d_cost: np.ndarray
+    ok: np.ndarray
+
+    @classmethod
+    def of(cls, v: _Vectors, x: np.ndarray, direction: float) -> _StepMoves:
+        q = v.next_quantity(x, direction)
+        ok = (q >= v.lo - 1e-12) & (q <= v.hi + 1e-12) & (q != x)
+        return cls(q, (q - x) * v.unit, v.cost(q) - v.cost(x), ok)
+
+    def copy(self) -> _StepMoves:
+        return _StepMoves(self.q.copy(), self.dv.copy(), self.d_cost.copy(), self.ok.copy())
+
+    def update(self, v: _Vectors, r: int, x: float, direction: float) -> None:
+        """Recompute entry ``r`` after position r moved to ``x``."""
+        min_qty = float(v.min_qty[r])
+        if x == 0:
+            q = direction * min_qty
+        else:
+            q = x + direction * v.step
+            if q != 0 and abs(q) < min_qty - 1e-12 and (q > 0) == (x > 0):
+                q = 0.0
+            q = round(q, 9)
+        self.q[r] = q
+        self.dv[r] = (q - x) * v.unit[r]
+        self.d_cost[r] = _cost_one(v, r, q) - _cost_one(v, r, x)
+        self.ok[r] = v.lo[r] - 1e-12 <= q <= v.hi[r] + 1e-12 and q != x
+
+
 def _compound_moves(
-    state: TradeState, v: _Vectors, eps: float, deadline: float, depth: int = 8
+    state: TradeState,
+    v: _Vectors,
+    eps: float,
+    deadline: float,
+    budget: list[int],
+    depth: int = 8,
 ) -> bool:
     """Kick one position by a step, then let a greedy chain of single steps settle cash and
     deviations again (an ejection chain); keep the chain when it improves the exact objective.
@@ -226,30 +270,28 @@ def _compound_moves(
     if n < 2:
         return False
     changed = False
-    for _ in range(4 * n + 10):
-        if time.perf_counter() > deadline:
+    for _ in range(MAX_ROUNDS):
+        if time.perf_counter() > deadline or budget[0] <= 0:
             break
         x0 = np.array([state.x[i] for i in movable])
         dev0 = np.array(state.value) - np.array(state.target)
         slack0 = _pocket_slack(state)
-        kicks: list[tuple[float, int, float]] = []
-        for direction in (1.0, -1.0):
-            q = v.next_quantity(x0, direction)
-            dv = (q - x0) * v.unit
-            ok = (q >= v.lo - 1e-12) & (q <= v.hi + 1e-12) & (q != x0)
-            local = np.abs(dev0[v.tick] + dv) - np.abs(dev0[v.tick]) + v.cost(q) - v.cost(x0)
-            for r in np.flatnonzero(ok).tolist():
-                kicks.append((float(local[r]), r, direction))
+        moves = (_StepMoves.of(v, x0, 1.0), _StepMoves.of(v, x0, -1.0))
+        kicks: list[tuple[float, int, int]] = []
+        for d, m in enumerate(moves):
+            local = np.abs(dev0[v.tick] + m.dv) - np.abs(dev0[v.tick]) + m.d_cost
+            kicks.extend((float(local[r]), r, d) for r in np.flatnonzero(m.ok).tolist())
         kicks.sort()
         improved = False
         touched: set[int] = set()
-        for _, r, direction in kicks[: max(24, n // 4)]:
+        for _, r, d in kicks[: max(KICKS_PER_ROUND, n // 4)]:
             if time.perf_counter() > deadline:
                 break
-            if int(v.tick[r]) in touched:
+            if int(v.tick[r]) in touched or budget[0] <= 0:
                 continue
-            chain = _simulate_chain(state, v, x0, dev0, slack0, r, direction, depth, eps)
-            if chain is None:
+            budget[0] -= 1
+            chain = _simulate_chain(state, v, x0, dev0, slack0, moves, r, d, depth, eps)
+            if chain is None or not all(state.allowed(movable[c], q) for c, q in chain):
                 continue
             before = state.objective
             old = {movable[c]: state.x[movable[c]] for c, _ in chain}
@@ -261,6 +303,7 @@ def _compound_moves(
                 x0 = np.array([state.x[i] for i in movable])
                 dev0 = np.array(state.value) - np.array(state.target)
                 slack0 = _pocket_slack(state)
+                moves = (_StepMoves.of(v, x0, 1.0), _StepMoves.of(v, x0, -1.0))
                 continue
             for i, q in reversed(list(old.items())):
                 state.apply(i, q)
@@ -275,8 +318,9 @@ def _simulate_chain(
     x0: np.ndarray,
     dev0: np.ndarray,
     slack0: np.ndarray,
+    moves0: tuple[_StepMoves, _StepMoves],
     kick: int,
-    direction: float,
+    kick_direction: int,
     depth: int,
     eps: float,
 ) -> list[tuple[int, float]] | None:
@@ -284,49 +328,43 @@ def _simulate_chain(
     x = x0.copy()
     dev = dev0.copy()
     slack = slack0.copy()
+    moves = (moves0[0].copy(), moves0[1].copy())
     gap = state.gap
     chain: dict[int, float] = {}
     total = 0.0
 
-    def take(r: int, q: float) -> float:
-        nonlocal gap
-        dv = (q - x[r]) * v.unit[r]
+    def take(r: int, d: int) -> None:
+        nonlocal gap, total
+        m = moves[d]
+        dv, d_cost = float(m.dv[r]), float(m.d_cost[r])
         t = v.tick[r]
-        d_cost = _cost_one(v, r, q) - _cost_one(v, r, x[r])
-        delta = abs(dev[t] + dv) - abs(dev[t]) + abs(gap - dv) - abs(gap) + d_cost
+        total += abs(dev[t] + dv) - abs(dev[t]) + abs(gap - dv) - abs(gap) + d_cost
         slack[v.pocket[r]] -= dv * (1 + v.spread[r]) + d_cost
         dev[t] += dv
         gap -= dv
-        x[r] = q
-        chain[r] = q
-        return float(delta)
+        x[r] = m.q[r]
+        chain[r] = float(m.q[r])
+        moves[0].update(v, r, float(x[r]), 1.0)
+        moves[1].update(v, r, float(x[r]), -1.0)
 
-    q_kick = float(v.next_quantity(x0[kick : kick + 1], direction)[0])
-    total += take(kick, q_kick)
+    take(kick, kick_direction)
     for _ in range(depth):
+        dev_p = dev[v.tick]
+        abs_dev = np.abs(dev_p)
+        pocket_slack = slack[v.pocket]
         best_delta, best = -eps, None
-        for d in (1.0, -1.0):
-            q = v.next_quantity(x, d)
-            dv = (q - x) * v.unit
-            delta = (
-                np.abs(dev[v.tick] + dv)
-                - np.abs(dev[v.tick])
-                + np.abs(gap - dv)
-                - abs(gap)
-                + v.cost(q)
-                - v.cost(x)
-            )
-            need = dv * (1 + v.spread) + v.cost(q) - v.cost(x)
-            pocket_slack = slack[v.pocket]
-            bad = (q < v.lo - 1e-12) | (q > v.hi + 1e-12) | (q == x) | (need > pocket_slack + 1e-9)
+        for d, m in enumerate(moves):
+            delta = np.abs(dev_p + m.dv) - abs_dev + np.abs(gap - m.dv) - abs(gap) + m.d_cost
+            need = m.dv * (1 + v.spread) + m.d_cost
+            bad = ~m.ok | (need > pocket_slack + 1e-9)
             bad[kick] = True
             delta[bad] = np.inf
             r = int(np.argmin(delta))
             if delta[r] < best_delta:
-                best_delta, best = float(delta[r]), (r, float(q[r]))
+                best_delta, best = float(delta[r]), (r, d)
         if best is None:
             break
-        total += take(*best)
+        take(*best)
         if total < -eps and bool((slack >= -1e-9).all()):
             break
     if total >= -eps:

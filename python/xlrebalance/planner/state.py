@@ -62,6 +62,7 @@ class TradeState:
         self.feasible = [True] * len(p.accounts)
         self.shortfall = [0.0] * len(p.accounts)
         self._caps = [(c.cap, set(c.members.tolist())) for c in p.caps if c.enforce]
+        self.cap_names = [c.name for c in p.caps if c.enforce]
         self._cap_of_position: list[list[int]] = [[] for _ in range(n)]
         for g, (_, members) in enumerate(self._caps):
             for i in members:
@@ -102,6 +103,15 @@ class TradeState:
             for g, ((cap, _), value) in enumerate(zip(self._caps, self.cap_value, strict=True))
             if value + cap * costs > cap * total + CASH_TOLERANCE
         ]
+
+    def cap_violation(self, g: int) -> float:
+        cap = self._caps[g][0]
+        excess = self.cap_value[g] + cap * self.costs - cap * self.problem.total
+        return max(0.0, float(excess))
+
+    def infeasibility(self) -> float:
+        """Cash missing over all accounts plus value above all caps (0 when feasible)."""
+        return sum(self.shortfall) + sum(self.cap_violation(g) for g in range(len(self._caps)))
 
     def cap_members(self, g: int) -> set[int]:
         return self._caps[g][1]
