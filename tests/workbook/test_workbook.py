@@ -303,7 +303,7 @@ def test_korean_workbook_and_examples(tmp_path: Path) -> None:
 
 def test_plan_command_accepts_a_workbook(built: Path) -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "xlrebalance", "plan", str(built), "--json"],
+        [sys.executable, "-m", "xlrebalance", "plan", str(built), "--offline", "--json"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert '"orders"' in out.stdout
