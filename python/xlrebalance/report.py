@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from xlrebalance.model import Plan
 
 DECIMALS = {"KRW": 0, "JPY": 0, "TWD": 0, "VND": 0, "IDR": 0}
+
+
+def width(text: str) -> int:
+    """Columns a terminal gives ``text``: Hangul and other wide characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def pad(text: str, columns: int, *, right: bool = False) -> str:
+    fill = " " * max(0, columns - width(text))
+    return fill + text if right else text + fill
 
 
 def money(amount: float, currency: str) -> str:
@@ -33,12 +45,12 @@ def format_plan(plan: Plan) -> str:
             )
             for o in plan.orders
         ]
-        widths = [max(len(r[c]) for r in (header, *rows)) for c in range(len(header))]
+        widths = [max(width(r[c]) for r in (header, *rows)) for c in range(len(header))]
         right = {3, 4, 5, 6}
 
         def fmt(row: tuple[str, ...]) -> str:
             return "  ".join(
-                cell.rjust(w) if c in right else cell.ljust(w)
+                pad(cell, w, right=c in right)
                 for c, (cell, w) in enumerate(zip(row, widths, strict=True))
             ).rstrip()
 
