@@ -218,7 +218,7 @@ def test_second_refresh_in_place_keeps_one_backup_and_appends_history(book_copy:
         ("H5", -3, "Holdings!H5: SPY: expected a positive price, got -3"),
         ("C6", "JP", 'Holdings!C6: market "JP" is not one of US, KR'),
         ("A8", "pension", "Holdings!A8: TQQQ: account 'pension' is not one of the accounts"),
-        ("M4", 0.5, "Holdings!M4:M12 (Target): target weights sum to 1.3"),
+        ("M4", 0.5, "Holdings!M4:M14 (Target): target weights sum to 1.3"),
         ("O9", "maybe", 'Holdings!O9: locked "maybe" is not TRUE or FALSE'),
     ],
 )
@@ -288,7 +288,7 @@ def test_korean_workbook_and_examples(tmp_path: Path) -> None:
     wb = load_workbook(path)
     assert wb["Holdings"]["E3"].value == "수량"
     inp = read_input(OpenpyxlBook.open(path))
-    assert inp.lang == "ko" and len(inp.portfolio.holdings) == 9
+    assert inp.lang == "ko" and len(inp.portfolio.holdings) == 11
     assert "리밸런싱" in _parts(path)[CUSTOMUI_PART].decode()
     book = OpenpyxlBook.open(path)
     refresh(book, offline=True)
