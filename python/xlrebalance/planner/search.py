@@ -69,11 +69,13 @@ def repair(state: TradeState) -> None:
             pool = sorted(state.cap_members(bad_caps[0]))
             need = state.cap_violation(bad_caps[0])
         before = state.infeasibility()
-        best: tuple[float, int, float] | None = None
+        # Changes that cover the whole need come first, then the cheapest relief per unit of
+        # objective: a one-step relief at the same rate would take thousands of rounds.
+        best: tuple[tuple[bool, float], int, float] | None = None
         for i in pool:
             x = state.x[i]
             shares = max(step, math.ceil(need / float(p.unit[i]) / step) * step)
-            for q in {0.0, x - step, x - shares}:
+            for q in sorted({0.0, x - step, x - shares}):
                 q = round(max(q, state.lo[i]), 9)
                 if 0 < abs(q) < state.min_qty[i]:
                     q = 0.0 if x > 0 else round(max(state.lo[i], -state.min_qty[i]), 9)
@@ -85,9 +87,9 @@ def repair(state: TradeState) -> None:
                 state.apply(i, x)
                 if relief <= CASH_TOLERANCE:
                     continue
-                score = delta / relief
-                if best is None or score < best[0]:
-                    best = (score, i, q)
+                key = (relief < need * (1 - 1e-9), delta / relief)
+                if best is None or key < best[0]:
+                    best = (key, i, q)
         if best is None:
             break
         state.apply(best[1], best[2])
