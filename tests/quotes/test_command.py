@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import FAST_RETRY
 from quotes_fakes import FakeYahoo
 
+from conftest import FAST_RETRY
 from xlrebalance.cli import main
 from xlrebalance.quotes.command import ProgressBar
 from xlrebalance.quotes.yahoo import YahooSource

@@ -7,9 +7,9 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
-from conftest import FAST_RETRY, WEEKEND
 from quotes_fakes import FakeKrx
 
+from conftest import FAST_RETRY, WEEKEND
 from xlrebalance.quotes import QuoteCache, QuoteStatus, Sources, quote
 from xlrebalance.quotes.krx import (
     NO_CREDENTIALS,
