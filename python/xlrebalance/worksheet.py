@@ -1,0 +1,405 @@
+"""What the worksheet functions compute: ``=QUOTE()``, ``=FX()``, ``=REBAL_TRADES()``,
+``=REBAL_DRIFT()``. ``udfs/xlrebalance_udfs.py`` only declares them to xlwings and calls here.
+
+Every function returns a value for a cell and never raises: a problem comes back as one short
+text starting with ``#XLREBALANCE:`` (``#XLREBALANCE: Holdings row 3: quantity "ten" is not a
+number``), a ticker still being fetched as ``#N/A waiting for quotes``.
+
+Prices come from the quote cache only (:class:`LiveQuotes`); what the cache lacks is handed to
+:class:`~xlrebalance.quotes.pending.PendingQuotes`, fetched in one batch in the background, and
+the waiting cells are recalculated when it arrives. A recalculation never waits for the
+network.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from xlrebalance.errors import PortfolioError, XlRebalanceError
+from xlrebalance.model import KNOWN_CURRENCIES, Plan, Portfolio, validate
+from xlrebalance.quotes.cache import QuoteCache
+from xlrebalance.quotes.calendar import FreshnessPolicy
+from xlrebalance.quotes.engine import Sources, Want
+from xlrebalance.quotes.pending import PendingQuotes, Waiter
+from xlrebalance.quotes.prices import want_of
+from xlrebalance.quotes.types import Quote, QuoteStatus
+from xlrebalance.ranges import RangeInput, as_grid, read_ranges, text, ticker
+
+log = logging.getLogger(__name__)
+
+ERROR_PREFIX = "#XLREBALANCE: "
+WAITING = "#N/A waiting for quotes"
+MAX_MESSAGE = 240
+"""Excel shows a long text in one line across the sheet: keep messages short."""
+
+CellValue = str | float | int | bool | dt.datetime | None
+TRADE_HEADER = {
+    "en": ("account", "ticker", "side", "quantity", "price", "amount", "fees", "taxes"),
+    "ko": ("계좌", "종목코드", "구분", "수량", "가격", "금액", "수수료", "세금"),
+}
+QUOTE_FIELDS = {
+    "price": "price", "가격": "price", "현재가": "price",
+    "currency": "currency", "통화": "currency",
+    "time": "time", "시각": "time", "시간": "time",
+    "name": "name", "이름": "name", "종목명": "name",
+    "change": "change", "등락": "change", "변동": "change",
+    "source": "source", "출처": "source",
+    "status": "status", "상태": "status",
+    "market": "market", "시장": "market",
+    "symbol": "symbol",
+}  # fmt: skip
+
+
+class Waiting(Exception):
+    """Some prices are being fetched; the cell shows :data:`WAITING` until they arrive."""
+
+    def __init__(self, tickers: Sequence[str]) -> None:
+        self.tickers = tuple(tickers)
+        shown = ", ".join(self.tickers[:5]) + (" ..." if len(self.tickers) > 5 else "")
+        super().__init__(f"{WAITING} ({shown})" if shown else WAITING)
+
+
+class LiveQuotes:
+    """The cache the worksheet functions read, and the queue for what it lacks."""
+
+    def __init__(
+        self,
+        *,
+        cache: QuoteCache | None = None,
+        sources: Sources | Callable[[QuoteCache], Sources] | None = None,
+        pending: PendingQuotes | None = None,
+        policy: FreshnessPolicy | None = None,
+        now: Callable[[], dt.datetime] | None = None,
+        on_ready: Callable[[Sequence[Waiter]], None] | None = None,
+        background: bool = True,
+    ) -> None:
+        self._cache = cache
+        self.policy = policy or FreshnessPolicy()
+        self.now = now or (lambda: dt.datetime.now(dt.UTC))
+        self.pending = pending or PendingQuotes(
+            cache=lambda: self.cache,
+            sources=sources if sources is not None else Sources.default,
+            on_ready=on_ready,
+            policy=self.policy,
+            background=background,
+        )
+
+    @property
+    def cache(self) -> QuoteCache:
+        if self._cache is None:
+            self._cache = QuoteCache()
+        return self._cache
+
+    def lookup(
+        self, wants: Sequence[Want], waiter: Waiter | None = None
+    ) -> tuple[dict[Want, Quote], list[Want], dict[Want, Quote]]:
+        """Cached quotes (fresh, or stale and being refreshed), the wants now being fetched,
+        and the wants that recently failed (with the failed answer)."""
+        found: dict[Want, Quote] = {}
+        misses: list[Want] = []
+        refresh: list[Want] = []
+        now = self.now()
+        for want in dict.fromkeys(wants):
+            hit = self.cache.get(want.market, want.ticker)
+            if hit is None:
+                misses.append(want)
+                continue
+            fetched = hit.fetched or dt.datetime.fromtimestamp(0, dt.UTC)
+            if self.policy.is_fresh(want.market, fetched, now):
+                found[want] = hit
+            else:
+                found[want] = hit.with_status(QuoteStatus.STALE, "older than the freshness window")
+                refresh.append(want)
+        waiting: list[Want] = []
+        failed: dict[Want, Quote] = {}
+        if misses:
+            self.pending.request(misses, waiter)
+            for want in misses:
+                answer = self.pending.failure(want)
+                if self.pending.is_waiting(want) or answer is None:
+                    waiting.append(want)
+                else:
+                    failed[want] = answer
+        if refresh:
+            # A stale price is shown now and replaced when the refresh lands (the queue asks
+            # again only after its retry delay, so a failing source cannot loop).
+            self.pending.request(refresh, waiter)
+        return found, waiting, failed
+
+
+_live: LiveQuotes | None = None
+_live_lock = threading.Lock()
+
+
+def default_live() -> LiveQuotes:
+    """The process-wide service the UDFs use (Excel keeps one Python process)."""
+    global _live
+    with _live_lock:
+        if _live is None:
+            _live = LiveQuotes(on_ready=_recalculate_in_excel)
+        return _live
+
+
+def use_live(live: LiveQuotes | None) -> LiveQuotes | None:
+    """Replace the process-wide service (tests); returns the previous one."""
+    global _live
+    with _live_lock:
+        previous, _live = _live, live
+        return previous
+
+
+def _recalculate_in_excel(callers: Sequence[Waiter]) -> None:
+    from xlrebalance.workbook.xlwings_book import recalculate_callers
+
+    recalculate_callers(callers)
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+def error_text(exc: BaseException) -> str:
+    """A short cell text for any exception: never a traceback."""
+    if isinstance(exc, Waiting):
+        return str(exc)
+    if isinstance(exc, XlRebalanceError):
+        message = str(exc)
+    else:
+        log.exception("xlrebalance: unexpected error in a worksheet function", exc_info=exc)
+        message = f"unexpected {type(exc).__name__}: {exc}"
+    message = " ".join(message.split())
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 3] + "..."
+    return ERROR_PREFIX + message
+
+
+def guarded(compute: Callable[[], Any]) -> Any:
+    """Run ``compute``; any problem becomes an error text for the cell."""
+    try:
+        return compute()
+    except Exception as exc:
+        return error_text(exc)
+
+
+# -- QUOTE and FX ------------------------------------------------------------------------
+
+
+def quote_cell(
+    tickers: object,
+    field: object = None,
+    *,
+    live: LiveQuotes | None = None,
+    waiter: Waiter | None = None,
+) -> Any:
+    """``=QUOTE(ticker, [field])``: one value, or one per cell when ``ticker`` is a range."""
+
+    def compute() -> Any:
+        name = _field(field)
+        service = live or default_live()
+        if isinstance(tickers, list | tuple):
+            grid = as_grid(tickers)
+            wants = {c: want_of(ticker(c)) for row in grid for c in row if ticker(c)}
+            found, _, failed = service.lookup(list(wants.values()), waiter)
+            return [
+                [_quote_value(wants[c], name, found, failed) if c in wants else None for c in row]
+                for row in grid
+            ]
+        code = ticker(tickers)
+        if not code:
+            raise PortfolioError("QUOTE", "ticker is empty")
+        want = want_of(code)
+        found, _, failed = service.lookup([want], waiter)
+        return _quote_value(want, name, found, failed)
+
+    return guarded(compute)
+
+
+def _field(field: object) -> str:
+    raw = text(field).lower() or "price"
+    name = QUOTE_FIELDS.get(raw)
+    if name is None:
+        options = ", ".join(dict.fromkeys(QUOTE_FIELDS.values()))
+        raise PortfolioError("QUOTE", f"unknown field {raw!r} (expected one of {options})")
+    return name
+
+
+def _quote_value(
+    want: Want, field: str, found: dict[Want, Quote], failed: dict[Want, Quote]
+) -> CellValue:
+    quote = found.get(want)
+    if quote is None:
+        bad = failed.get(want)
+        if field == "status":
+            return bad.status.value if bad is not None else "waiting"
+        if bad is None:
+            return WAITING
+        why = bad.detail or bad.status.value
+        return error_text(PortfolioError(want.ticker, f"no quote ({why})"))
+    if field == "price":
+        return quote.price
+    if field == "time":
+        return _local(quote.time)
+    if field == "name":
+        return quote.display_name
+    if field == "status":
+        return quote.status.value
+    value = getattr(quote, field)
+    return value if value is None or isinstance(value, float | str) else str(value)
+
+
+def _local(moment: dt.datetime | None) -> dt.datetime | None:
+    """Excel has no time zones: a quote's time in the computer's local time."""
+    if moment is None:
+        return None
+    return moment.astimezone().replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def fx_cell(
+    source: object,
+    target: object = "KRW",
+    *,
+    live: LiveQuotes | None = None,
+    waiter: Waiter | None = None,
+) -> Any:
+    """``=FX(from, to)``: units of ``to`` per one ``from`` (``=FX("USD","KRW")`` ~ 1450)."""
+
+    def compute() -> Any:
+        a, b = text(source).upper(), (text(target) or "KRW").upper()
+        for code in (a, b):
+            if code not in KNOWN_CURRENCIES:
+                raise PortfolioError("FX", f"unknown currency {code!r} (expected e.g. USD, KRW)")
+        if a == b:
+            return 1.0
+        want = Want(a + b, "FX")
+        found, _, failed = (live or default_live()).lookup([want], waiter)
+        return _quote_value(want, "price", found, failed)
+
+    return guarded(compute)
+
+
+# -- REBAL_TRADES and REBAL_DRIFT --------------------------------------------------------
+
+
+def priced(inp: RangeInput, live: LiveQuotes, waiter: Waiter | None) -> Portfolio:
+    """The portfolio with every missing price and FX rate from the cache.
+
+    Raises :class:`Waiting` when some are being fetched, :class:`PortfolioError` naming the
+    row when a ticker has no quote at all."""
+    p = inp.portfolio
+    first: dict[str, int] = {}
+    for i, h in enumerate(p.holdings):
+        first.setdefault(h.ticker, i)
+    typed = {h.ticker: h.price for h in p.holdings if h.price is not None}
+    wants = {
+        Want(h.ticker, h.market.value): i
+        for h, i in ((p.holdings[i], i) for i in first.values())
+        if h.ticker not in typed
+    }
+    pairs = [c + p.base_currency for c in p.currencies() if c != p.base_currency]
+    fx_wants = [Want(pair, "FX") for pair in pairs if pair not in p.fx]
+    found, waiting, failed = live.lookup([*wants, *fx_wants], waiter)
+    if waiting:
+        raise Waiting([w.ticker for w in waiting])
+    for want, bad in failed.items():
+        where = inp.locate(f"holdings[{wants[want]}]") if want in wants else "Settings"
+        why = bad.detail or bad.status.value
+        hint = "type its price in the price column" if want in wants else f"add fx.{want.ticker}"
+        raise PortfolioError(where, f"{want.ticker}: no quote ({why}); {hint}")
+    prices: dict[str, float] = dict(typed)
+    for want in wants:
+        quote = found[want]
+        holding = p.holdings[wants[want]]
+        if quote.currency and quote.currency != holding.currency:
+            raise PortfolioError(
+                inp.locate(f"holdings[{wants[want]}]"),
+                f"{want.ticker} is quoted in {quote.currency} but the row says {holding.currency}",
+            )
+        assert quote.price is not None, "the cache keeps priced quotes only"
+        prices[want.ticker] = quote.price
+    fx = dict(p.fx)
+    for want in fx_wants:
+        rate = found[want].price
+        assert rate is not None
+        fx[want.ticker] = rate
+    holdings = tuple(replace(h, price=prices.get(h.ticker, h.price)) for h in p.holdings)
+    return replace(p, holdings=holdings, fx=fx)
+
+
+def _portfolio(
+    holdings: object,
+    targets: object,
+    cash: object,
+    settings: object,
+    live: LiveQuotes | None,
+    waiter: Waiter | None,
+) -> tuple[RangeInput, Portfolio]:
+    inp = read_ranges(holdings, targets, cash, settings)
+    # Input mistakes first: a typo should show at once, not after the quotes arrive.
+    validate(inp.portfolio, offline=False, locate=inp.locate)
+    portfolio = priced(inp, live or default_live(), waiter)
+    validate(portfolio, offline=True, locate=inp.locate)
+    return inp, portfolio
+
+
+def trades_table(
+    holdings: object,
+    targets: object,
+    cash: object = None,
+    settings: object = None,
+    *,
+    live: LiveQuotes | None = None,
+    waiter: Waiter | None = None,
+    planner: Callable[[Portfolio], Plan] | None = None,
+) -> Any:
+    """``=REBAL_TRADES(...)``: a header row, then one row per order (spills)."""
+
+    def compute() -> Any:
+        inp, portfolio = _portfolio(holdings, targets, cash, settings, live, waiter)
+        if planner is None:
+            from xlrebalance.planner import plan as make_plan
+
+            result = make_plan(portfolio)
+        else:
+            result = planner(portfolio)
+        rows: list[list[CellValue]] = [list(TRADE_HEADER["ko" if inp.korean else "en"])]
+        for o in result.orders:
+            quantity = int(o.quantity) if float(o.quantity).is_integer() else o.quantity
+            rows.append(
+                [o.account, o.ticker, o.side.value, quantity, o.price, o.amount, o.fees, o.taxes]
+            )
+        return rows
+
+    return guarded(compute)
+
+
+def drift_value(
+    holdings: object,
+    targets: object,
+    cash: object = None,
+    *,
+    live: LiveQuotes | None = None,
+    waiter: Waiter | None = None,
+) -> Any:
+    """``=REBAL_DRIFT(...)``: sum of |weight - target| over tickers and cash (0 = on target)."""
+
+    def compute() -> Any:
+        from xlrebalance.planner.drift import drift, weights
+
+        _, p = _portfolio(holdings, targets, cash, None, live, waiter)
+        values: dict[str, float] = {}
+        for h in p.holdings:
+            assert h.price is not None
+            values[h.ticker] = values.get(h.ticker, 0.0) + h.quantity * h.price * p.rate(h.currency)
+        cash_value = sum(
+            amount * p.rate(currency) for a in p.accounts for currency, amount in a.cash.items()
+        )
+        if sum(values.values()) + cash_value <= 0:
+            raise PortfolioError("Holdings", "the portfolio has no value (quantities and cash)")
+        current = weights(values, cash_value)
+        return drift(current, dict(p.targets))
+
+    return guarded(compute)
