@@ -3,22 +3,32 @@
 Each macro reads everything it needs and plans before it writes anything, so an input error
 leaves the workbook as it was. The ``*_caller`` functions are what the VBA callbacks run
 (``RunPython "import xlrebalance.macros as m; m.refresh_prices_caller()"``); they bind the
-calling Excel workbook through xlwings, imported only there.
+calling Excel workbook through xlwings (imported only there) and :func:`run_in_excel` reports
+progress in the status bar and problems in a message box and on the Orders sheet.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import importlib
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from xlrebalance.errors import PortfolioError, XlRebalanceError
 from xlrebalance.model import Plan, Portfolio
 from xlrebalance.planner import plan as make_plan
 from xlrebalance.workbook.book import Book
 from xlrebalance.workbook.reader import WorkbookInput, read_input
-from xlrebalance.workbook.schema import SETTINGS_SHEET
+from xlrebalance.workbook.schema import (
+    ORDER_COLUMNS,
+    ORDERS_HEADER_ROW,
+    ORDERS_SHEET,
+    SETTINGS_SHEET,
+    WARNING_CELL,
+    Lang,
+)
 from xlrebalance.workbook.writer import (
     PriceUpdate,
     Staleness,
@@ -28,6 +38,8 @@ from xlrebalance.workbook.writer import (
     write_orders,
     write_prices,
 )
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -56,36 +68,75 @@ def staleness(
     return Staleness(tuple(stale), inp.quote_max_age_hours, len(inp.portfolio.tickers()))
 
 
+Say = Callable[[str | None], None]
+"""Where a macro reports progress: Excel's status bar, or nowhere."""
+
+
+def _quiet(_: str | None) -> None:
+    return None
+
+
+def _say(book: Book) -> Say:
+    status = getattr(book, "status", None)
+    return status if callable(status) else _quiet
+
+
 def _fetch_quotes(
     book: Book, inp: WorkbookInput, now: dt.datetime
-) -> tuple[WorkbookInput, frozenset[str]]:
-    """Fill prices and FX through the quotes package and write them to the sheet."""
+) -> tuple[WorkbookInput, frozenset[str], dict[str, str]]:
+    """Fill prices and FX through the quotes package and write them to the sheet.
+
+    Returns the refreshed input, the tickers priced fresh, and the tickers the sources had
+    no price for (with why): those are shown in their Source cell, not raised, so one
+    unknown ticker does not lose every other price."""
+    say = _say(book)
     quotes = importlib.import_module("xlrebalance.quotes")
-    portfolio, report = quotes.fill_prices(inp.portfolio, offline=False)
+
+    def progress(done: int, total: int) -> None:
+        say(f"xlrebalance: fetching prices {done}/{total}")
+
+    say("xlrebalance: fetching prices")
+    portfolio, report = quotes.fill_prices(
+        inp.portfolio, offline=False, strict=False, progress=progress
+    )
     by_ticker = _report_quotes(report)
     updates: dict[int, PriceUpdate] = {}
     fresh: set[str] = set()
+    missing: dict[str, str] = {}
     for i, (old, new) in enumerate(zip(inp.portfolio.holdings, portfolio.holdings, strict=True)):
         quote = by_ticker.get(new.ticker)
         if new.price is None:
+            why = str(getattr(quote, "detail", "") or getattr(quote, "status", "") or "no price")
+            missing[new.ticker] = why
+            updates[i] = PriceUpdate(None, None, f"no price: {why}")
             continue
         is_stale = bool(getattr(quote, "stale", False)) or bool(getattr(quote, "missing", False))
+        is_stale = is_stale or str(getattr(quote, "status", "")) == "stale"
         if new.price != old.price or quote is not None:
             time = getattr(quote, "time", None)
             source = str(getattr(quote, "source", "") or "quotes")
             updates[i] = PriceUpdate(
-                new.price,
-                time.replace(tzinfo=None) if isinstance(time, dt.datetime) else now,
-                source + (" (stale)" if is_stale else ""),
+                new.price, _sheet_time(time, now), source + (" (stale)" if is_stale else "")
             )
             if not is_stale:
                 fresh.add(new.ticker)
+    say("xlrebalance: writing prices")
     write_prices(book, inp, updates)
     for key, rate in portfolio.fx.items():
         row = inp.settings_rows.get(f"fx.{key}")
         if row is not None and inp.portfolio.fx.get(key) != rate:
             book.write_block(SETTINGS_SHEET, row, inp.settings_value_column, [[rate]])
-    return replace(inp, portfolio=portfolio), frozenset(fresh)
+    for q in getattr(report, "fx", ()):
+        if q.price is None and q.ticker not in portfolio.fx:
+            missing[q.ticker] = str(q.detail or q.status)
+    return replace(inp, portfolio=portfolio), frozenset(fresh), missing
+
+
+def _sheet_time(time: object, now: dt.datetime) -> dt.datetime:
+    """Excel has no time zones: a quote's time in this computer's local time."""
+    if not isinstance(time, dt.datetime):
+        return now
+    return time.astimezone().replace(tzinfo=None) if time.tzinfo else time
 
 
 def _report_quotes(report: Any) -> Mapping[str, Any]:
@@ -96,16 +147,38 @@ def _report_quotes(report: Any) -> Mapping[str, Any]:
 
 
 def refresh(book: Book, *, offline: bool = False, now: dt.datetime | None = None) -> RefreshResult:
-    """The main job: prices (unless ``offline``), orders and a History row."""
+    """The main job: prices (unless ``offline``), orders and a History row.
+
+    Prices fetched are written even when a ticker has none; planning then stops with an
+    error naming that ticker's row (the planner values every holding)."""
     now = now or _now()
+    say = _say(book)
+    say("xlrebalance: reading the workbook")
     inp = read_input(book, offline=offline)
     fresh: frozenset[str] = frozenset()
     if not offline:
-        inp, fresh = _fetch_quotes(book, inp, now)
+        inp, fresh, missing = _fetch_quotes(book, inp, now)
+        _require_prices(inp, missing)
+    say("xlrebalance: computing orders")
     result = _plan(inp, now, fresh)
+    say("xlrebalance: writing orders")
     write_orders(book, result.plan, inp.portfolio, inp.lang, result.staleness, now)
     _history(book, "refresh", inp.portfolio, result.plan, result.staleness, now)
     return result
+
+
+def _require_prices(inp: WorkbookInput, missing: Mapping[str, str]) -> None:
+    if not missing:
+        return
+    listed = "; ".join(f"{t} ({why})" for t, why in list(missing.items())[:5])
+    for i, h in enumerate(inp.portfolio.holdings):
+        if h.ticker in missing:
+            raise PortfolioError(
+                inp.locate(f"holdings[{i}].price"),
+                f"no price from the quote sources for {len(missing)} ticker(s): {listed}. "
+                "Fix the ticker or type its price, then Compute orders",
+            )
+    raise PortfolioError("Settings", f"no FX rate from the quote sources: {listed}")
 
 
 def _plan(inp: WorkbookInput, now: dt.datetime, fresh: frozenset[str]) -> RefreshResult:
@@ -129,12 +202,35 @@ def _history(
     append_history(book, values, formats)
 
 
-def refresh_prices(book: Book, *, now: dt.datetime | None = None) -> Staleness:
-    """Ribbon "Refresh prices": fetch quotes into Holdings (and FX into Settings)."""
+@dataclass(frozen=True)
+class PriceRefresh:
+    """What "Refresh prices" did: which prices are old, which tickers got none (and why)."""
+
+    staleness: Staleness
+    missing: Mapping[str, str]
+
+    def problems(self) -> str | None:
+        """One message for the user, or None when every price is fresh."""
+        parts = []
+        if self.missing:
+            listed = "; ".join(f"{t}: {why}" for t, why in list(self.missing.items())[:8])
+            parts.append(f"{len(self.missing)} without a price ({listed})")
+        if self.staleness.tickers:
+            shown = ", ".join(self.staleness.tickers[:8])
+            parts.append(f"{len(self.staleness.tickers)} stale ({shown})")
+        return "Prices: " + "; ".join(parts) if parts else None
+
+
+def refresh_prices(book: Book, *, now: dt.datetime | None = None) -> PriceRefresh:
+    """Ribbon "Refresh prices": fetch quotes into Holdings (and FX into Settings).
+
+    A ticker the sources do not know is marked in its Source cell and reported, never
+    raised: the other prices are still written."""
     now = now or _now()
+    _say(book)("xlrebalance: reading the workbook")
     inp = read_input(book, offline=False)
-    inp, fresh = _fetch_quotes(book, inp, now)
-    return staleness(inp, now, fresh)
+    inp, fresh, missing = _fetch_quotes(book, inp, now)
+    return PriceRefresh(staleness(inp, now, fresh), missing)
 
 
 def compute_orders(book: Book, *, now: dt.datetime | None = None) -> Plan:
@@ -153,21 +249,92 @@ def snapshot(book: Book, *, now: dt.datetime | None = None) -> None:
     _history(book, "snapshot", inp.portfolio, None, staleness(inp, now), now)
 
 
-def _caller_book() -> Book:
+# -- what the ribbon runs (through xlwings' RunPython) -------------------------------------
+
+LABELS = {
+    "refresh": ("Refresh", "새로 고침"),
+    "refresh_prices": ("Refresh prices", "시세 새로 고침"),
+    "compute_orders": ("Compute orders", "주문 계산"),
+    "snapshot": ("Snapshot", "스냅샷"),
+}
+
+
+def run_in_excel(xw_book: Any, name: str, *, now: dt.datetime | None = None) -> bool:
+    """Run macro ``name`` on an xlwings book, reporting instead of raising.
+
+    Progress goes to the status bar; a problem (bad input, no price, a planner failure,
+    anything unexpected) goes to a message box and to the banner cell of the Orders sheet,
+    never to a Python traceback dialog. Returns whether the macro succeeded."""
+    adapter = importlib.import_module("xlrebalance.workbook.xlwings_book")
+    book = adapter.XlwingsBook(xw_book)
+    problem: str | None = None
+    try:
+        if name == "refresh":
+            refresh(book, now=now)
+        elif name == "refresh_prices":
+            problem = refresh_prices(book, now=now).problems()
+        elif name == "compute_orders":
+            compute_orders(book, now=now)
+        elif name == "snapshot":
+            snapshot(book, now=now)
+        else:
+            raise ValueError(f"no macro named {name!r}")
+    except XlRebalanceError as exc:
+        _report(book, name, str(exc), failed=True)
+        return False
+    except Exception as exc:
+        log.exception("xlrebalance: %s failed", name)
+        _report(book, name, f"unexpected {type(exc).__name__}: {exc}", failed=True)
+        return False
+    finally:
+        book.status(None)
+    if problem:
+        _report(book, name, problem, failed=False)
+    return True
+
+
+def _report(book: Any, name: str, message: str, *, failed: bool) -> None:
+    lang = _lang(book)
+    label = LABELS.get(name, (name, name))[1 if lang == "ko" else 0]
+    if failed:
+        head = f"오류 ({label})" if lang == "ko" else f"ERROR ({label})"
+    else:
+        head = f"주의 ({label})" if lang == "ko" else f"WARNING ({label})"
+    try:
+        if ORDERS_SHEET in book.sheet_names():
+            row, column = WARNING_CELL
+            book.write_block(ORDERS_SHEET, row, column, [[f"{head}: {message}"]])
+    except Exception:  # the message box below still tells the user
+        log.exception("xlrebalance: could not write the problem on the Orders sheet")
+    book.alert(f"{label}\n\n{message}", title="xlrebalance")
+
+
+def _lang(book: Book) -> Lang:
+    """The Orders sheet's language, from its header row (the error path only)."""
+    try:
+        header = book.read_block(ORDERS_SHEET)[ORDERS_HEADER_ROW - 1][0]
+    except Exception:
+        return "en"
+    return "ko" if header == ORDER_COLUMNS[0].ko else "en"
+
+
+def _caller(name: str) -> None:
     import xlwings as xw  # only inside Excel
 
-    adapter = importlib.import_module("xlrebalance.workbook.xlwings_book")
-    book: Book = adapter.XlwingsBook(xw.Book.caller())
-    return book
+    run_in_excel(xw.Book.caller(), name)
+
+
+def refresh_caller() -> None:
+    _caller("refresh")
 
 
 def refresh_prices_caller() -> None:
-    refresh_prices(_caller_book())
+    _caller("refresh_prices")
 
 
 def compute_orders_caller() -> None:
-    compute_orders(_caller_book())
+    _caller("compute_orders")
 
 
 def snapshot_caller() -> None:
-    snapshot(_caller_book())
+    _caller("snapshot")

@@ -34,9 +34,10 @@ from xlrebalance.workbook.schema import (
 
 @dataclass(frozen=True)
 class PriceUpdate:
-    """A fetched price for one holding row."""
+    """A fetched price for one holding row (``price`` None: the sources had none, and
+    ``source`` says why)."""
 
-    price: float
+    price: float | None
     time: dt.datetime | None
     source: str
 
