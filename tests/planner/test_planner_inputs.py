@@ -166,3 +166,16 @@ def test_same_input_gives_the_same_plan(name: str) -> None:
     assert first == _without_seconds(doc)
     assert json.loads(first)["orders"], "a determinism test on an empty plan proves little"
     check_plan(doc, json.loads(first))
+
+
+def test_withdrawal_of_more_than_everything_names_the_contribution() -> None:
+    # 1 share x 10000 and no cash; withdrawing 50000 leaves a negative portfolio.
+    doc = document(
+        [{"ticker": "005930", "quantity": 1, "price": 10000}],
+        {"005930": 1.0},
+        contribution={"KRW": -50000},
+    )
+    with pytest.raises(PortfolioError) as caught:
+        plan(portfolio_from_dict(doc))
+    assert caught.value.location == "settings.contribution"
+    assert "50,000.00 KRW" in str(caught.value)

@@ -111,6 +111,13 @@ def build_problem(portfolio: Portfolio) -> Problem:
 
     total = float(unit @ held + (cash * rate).sum())
     if total <= 0:
+        withdrawn = -sum(a * portfolio.rate(c) for c, a in s.contribution.items())
+        if withdrawn > 0:
+            raise PortfolioError(
+                "settings.contribution",
+                f"a withdrawal of {withdrawn:,.2f} {portfolio.base_currency} is not less than "
+                f"the whole portfolio ({total + withdrawn:,.2f} {portfolio.base_currency})",
+            )
         raise PortfolioError(
             "", "the portfolio has no value to rebalance (holdings and cash are 0)"
         )
