@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from xlrebalance.cells import text, ticker
 from xlrebalance.errors import PortfolioError, XlRebalanceError
 from xlrebalance.model import KNOWN_CURRENCIES, Plan, Portfolio, validate
 from xlrebalance.quotes.cache import QuoteCache
@@ -28,7 +29,7 @@ from xlrebalance.quotes.engine import Sources, Want
 from xlrebalance.quotes.pending import PendingQuotes, Waiter
 from xlrebalance.quotes.prices import want_of
 from xlrebalance.quotes.types import Quote, QuoteStatus
-from xlrebalance.ranges import RangeInput, as_grid, read_ranges, text, ticker
+from xlrebalance.ranges import RangeInput, as_grid, read_ranges
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,10 @@ import datetime as dt
 
 import pytest
 
+from xlrebalance.cells import ticker
 from xlrebalance.errors import PortfolioError
 from xlrebalance.model import CASH, Kind, Market, Mode
-from xlrebalance.ranges import read_ranges, ticker
+from xlrebalance.ranges import read_ranges
 
 # A Korean broker's export: title row, Korean headers, extra columns, a blank row, numbers
 # stored as text, a code Excel turned into a number, an "A"-prefixed code, a date column.

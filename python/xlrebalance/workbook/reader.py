@@ -9,12 +9,12 @@ Cross-field rules are checked by :func:`xlrebalance.model.validate`, whose paths
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from openpyxl.utils import get_column_letter
 
+from xlrebalance import cells
 from xlrebalance.errors import PortfolioError
 from xlrebalance.model import (
     CASH,
@@ -49,8 +49,6 @@ from xlrebalance.workbook.schema import (
     normalize_header,
 )
 
-_TRUE = {"true", "yes", "y", "1", "x", "예", "참", "o"}
-_FALSE = {"false", "no", "n", "0", "아니오", "거짓", ""}
 _HEADER_SCAN_ROWS = 20
 
 
@@ -127,74 +125,18 @@ def _read_table(book: Book, sheet: TableSheet, required: Sequence[str]) -> _Tabl
         values = {
             key: line[columns[key] - 1] if columns[key] - 1 < len(line) else None for key in columns
         }
-        if all(_blank(values[k]) for k in inputs):
+        if all(cells.blank(values[k]) for k in inputs):
             continue
         rows.append((r + 1, values))
     return _Table(sheet, header_row, columns, rows, lang)
 
 
-def _blank(value: CellValue) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _show(value: CellValue) -> str:
-    return f'"{value}"' if isinstance(value, str) else repr(value)
-
-
-def _text(value: CellValue) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _number(value: CellValue, label: str, where: str, *, percent: bool = False) -> float:
-    if isinstance(value, bool | dt.date):
-        raise PortfolioError(where, f"{label} {_show(str(value))} is not a number")
-    if isinstance(value, int | float):
-        number = float(value)
-    elif isinstance(value, str):
-        text = value.strip()
-        if text.startswith("="):
-            raise PortfolioError(
-                where,
-                f"{label} is a formula Excel has not calculated yet ({text}): open and save "
-                "the workbook in Excel, or type the value",
-            )
-        scale = 1.0
-        if percent and text.endswith("%"):
-            text, scale = text[:-1], 0.01
-        try:
-            number = float(text.replace(",", "").replace("_", "").replace(" ", "")) * scale
-        except ValueError:
-            raise PortfolioError(where, f"{label} {_show(value)} is not a number") from None
-    else:
-        raise PortfolioError(where, f"{label} is empty (expected a number)")
-    if not math.isfinite(number):
-        raise PortfolioError(where, f"{label} {_show(_text(value))} is not a finite number")
-    return number
-
-
-def _flag(value: CellValue, label: str, where: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float) and value in (0, 1):
-        return bool(value)
-    text = _text(value).lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise PortfolioError(where, f"{label} {_show(value)} is not TRUE or FALSE")
-
-
 def _choice(value: CellValue, options: Sequence[str], label: str, where: str) -> str:
-    text = _text(value)
+    text = cells.text(value)
     for option in options:
         if text.upper() == option.upper():
             return option
-    raise PortfolioError(where, f"{label} {_show(value)} is not one of {', '.join(options)}")
+    raise PortfolioError(where, f"{label} {cells.show(value)} is not one of {', '.join(options)}")
 
 
 def _time(value: CellValue) -> dt.datetime | None:
@@ -222,17 +164,17 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
     cash: dict[str, dict[str, float]] = {}
     for row, values in cash_table.rows:
         where = cash_table.where(row, "account")
-        account = _text(values.get("account"))
+        account = cells.text(values.get("account"))
         if not account:
             raise PortfolioError(where, "account is empty")
-        currency = _text(values.get("currency")).upper()
+        currency = cells.text(values.get("currency")).upper()
         if not currency:
             raise PortfolioError(cash_table.where(row, "currency"), "currency is empty")
         amount_at = cash_table.where(row, "amount")
         amount = (
             0.0
-            if _blank(values.get("amount"))
-            else _number(values.get("amount"), "amount", amount_at)
+            if cells.blank(values.get("amount"))
+            else cells.number(values.get("amount"), "amount", amount_at)
         )
         balances = cash.setdefault(account, {})
         index = list(cash).index(account)
@@ -261,38 +203,42 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
         for key in HOLDINGS.columns:
             locations[f"holdings[{i}].{key.key}"] = at(row, key.key)
         locations[f"holdings[{i}]"] = at(row, "ticker")
-        raw_ticker = _text(values.get("ticker"))
+        raw_ticker = cells.text(values.get("ticker"))
         if not raw_ticker:
             raise PortfolioError(at(row, "ticker"), "ticker is empty")
         ticker = normalize_ticker(raw_ticker)
-        account = _text(values.get("account"))
+        account = cells.text(values.get("account"))
         if not account:
             raise PortfolioError(at(row, "account"), f"{ticker}: account is empty")
         market = (
             infer_market(ticker)
-            if _blank(values.get("market"))
+            if cells.blank(values.get("market"))
             else Market(_choice(values.get("market"), ("US", "KR"), "market", at(row, "market")))
         )
         kind = (
             Kind.STOCK
-            if _blank(values.get("kind"))
+            if cells.blank(values.get("kind"))
             else Kind(_choice(values.get("kind"), ("STOCK", "ETF"), "kind", at(row, "kind")))
         )
-        currency = _text(values.get("currency")).upper() or MARKET_CURRENCY[market]
+        currency = cells.text(values.get("currency")).upper() or MARKET_CURRENCY[market]
         quantity_value = values.get("quantity")
         quantity = (
             0.0
-            if _blank(quantity_value)
-            else _number(quantity_value, "quantity", at(row, "quantity"))
+            if cells.blank(quantity_value)
+            else cells.number(quantity_value, "quantity", at(row, "quantity"))
         )
         price_value = values.get("price")
-        price = None if _blank(price_value) else _number(price_value, "price", at(row, "price"))
+        price = (
+            None
+            if cells.blank(price_value)
+            else cells.number(price_value, "price", at(row, "price"))
+        )
         locked_value = values.get("locked")
-        locked = _flag(locked_value, "locked", at(row, "locked"))
-        name = _text(values.get("name")) or None
+        locked = cells.flag(locked_value, "locked", at(row, "locked"))
+        name = cells.text(values.get("name")) or None
         target_value = values.get("target")
-        if not _blank(target_value):
-            weight = _number(target_value, "target", at(row, "target"), percent=True)
+        if not cells.blank(target_value):
+            weight = cells.number(target_value, "target", at(row, "target"), percent=True)
             if ticker not in targets:
                 locations[f"targets.{ticker}"] = at(row, "target")
             targets[ticker] = targets.get(ticker, 0.0) + weight
@@ -313,7 +259,7 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
         rows.append(row)
         times.append(_time(values.get("price_time")))
         source = values.get("source")
-        sources.append(None if _blank(source) else _text(source))
+        sources.append(None if cells.blank(source) else cells.text(source))
     if CASH in extras:
         targets[CASH] = extras[CASH]
     target_column = holdings_table.columns.get("target")
@@ -328,10 +274,10 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
         i = len(groups)
         for field_key in ("name", "max_weight", "tickers"):
             locations[f"groups[{i}].{field_key}"] = groups_table.where(row, field_key)
-        name = _text(values.get("name"))
+        name = cells.text(values.get("name"))
         if not name:
             raise PortfolioError(groups_table.where(row, "name"), "group name is empty")
-        cap = _number(
+        cap = cells.number(
             values.get("max_weight"),
             "max weight",
             groups_table.where(row, "max_weight"),
@@ -339,7 +285,10 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
         )
         tickers = tuple(
             normalize_ticker(t)
-            for t in _text(values.get("tickers")).replace(";", ",").replace(" ", ",").split(",")
+            for t in cells.text(values.get("tickers"))
+            .replace(";", ",")
+            .replace(" ", ",")
+            .split(",")
             if t.strip()
         )
         if not tickers:
@@ -395,7 +344,7 @@ def _read_settings(
     rows: dict[str, int] = {}
     for r in range(header_row, len(block)):
         line = block[r]
-        key = _text(line[key_col - 1] if key_col - 1 < len(line) else None)
+        key = cells.text(line[key_col - 1] if key_col - 1 < len(line) else None)
         if not key:
             continue
         where = cell_name(SETTINGS_SHEET, r + 1, value_col)
@@ -416,14 +365,14 @@ def _read_settings(
         return setting.en.lower() if setting else key
 
     def number(key: str, default: float, *, percent: bool = False) -> float:
-        if _blank(value(key)):
+        if cells.blank(value(key)):
             return default
-        return _number(value(key), label(key), locations[key], percent=percent)
+        return cells.number(value(key), label(key), locations[key], percent=percent)
 
     def flag(key: str, default: bool) -> bool:
-        if _blank(value(key)):
+        if cells.blank(value(key)):
             return default
-        return _flag(value(key), label(key), locations[key])
+        return cells.flag(value(key), label(key), locations[key])
 
     fx: dict[str, float] = {}
     contribution: dict[str, float] = {}
@@ -438,7 +387,7 @@ def _read_settings(
     }  # fmt: skip
     for key in values:
         if key.startswith("fx."):
-            if not _blank(value(key)):
+            if not cells.blank(value(key)):
                 fx[key[3:].upper()] = number(key, 0.0)
         elif key.startswith("settings.contribution."):
             amount = number(key, 0.0)
@@ -449,7 +398,7 @@ def _read_settings(
             if len(parts) != 4 or parts[3] not in ("rate", "min"):
                 raise PortfolioError(locations[key], f"unknown setting key {key!r}")
         elif key.startswith("settings.sell_tax."):
-            if not _blank(value(key)):
+            if not cells.blank(value(key)):
                 sell_tax[key.split(".", 2)[2].upper()] = number(key, 0.0, percent=True)
         elif key not in known_exact:
             raise PortfolioError(
@@ -471,14 +420,14 @@ def _read_settings(
         fees[market] = Fee(rate=rate, min=minimum)
     if not any(k.startswith("settings.sell_tax.") for k in values):
         sell_tax = dict(DEFAULT_SELL_TAX)
-    base = _text(value("base_currency")).upper() or "KRW"
-    mode_text = _text(value("settings.mode")) or Mode.REBALANCE.value
+    base = cells.text(value("base_currency")).upper() or "KRW"
+    mode_text = cells.text(value("settings.mode")) or Mode.REBALANCE.value
     mode = Mode(
         _choice(
             mode_text, [m.value for m in Mode], "mode", locations.get("settings.mode", "Settings")
         )
     )
-    account = _text(value("settings.contribution_account")) or None
+    account = cells.text(value("settings.contribution_account")) or None
     defaults = Settings()
     settings = Settings(
         mode=mode,
@@ -496,9 +445,9 @@ def _read_settings(
         auto_fx=flag("settings.auto_fx", defaults.auto_fx),
         time_limit=number("settings.time_limit", defaults.time_limit),
     )
-    if not _blank(value("targets.CASH")):
+    if not cells.blank(value("targets.CASH")):
         extras[CASH] = number("targets.CASH", 0.0, percent=True)
-    if not _blank(value("workbook.quote_max_age_hours")):
+    if not cells.blank(value("workbook.quote_max_age_hours")):
         extras["workbook.quote_max_age_hours"] = number("workbook.quote_max_age_hours", 0.0)
     parsed: dict[str, object] = {"base_currency": base, "fx": fx, "settings": settings}
     return parsed, rows, value_col, extras
