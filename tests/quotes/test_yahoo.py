@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 from quotes_fakes import FakeYahoo
@@ -165,3 +166,25 @@ def test_symbol_spelling() -> None:
     assert yahoo_symbol("005930.KS", "KR") == "005930.KS"
     assert fx_symbol("USDKRW") == "KRW=X"
     assert fx_symbol("EURKRW") == "EURKRW=X"
+
+
+def test_chart_without_a_market_price_uses_the_last_bar_with_a_close(
+    yahoo: YahooSource, yahoo_server: FakeYahoo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Some chart answers carry bars but no meta.regularMarketPrice, and the newest bar's close
+    # is often null while the session is forming: the last real close is the price.
+    render = yahoo_server._chart
+
+    def bars_only(item: dict[str, Any]) -> dict[str, Any]:
+        chart = render(item)
+        result = chart["chart"]["result"][0]
+        del result["meta"]["regularMarketPrice"]
+        result["timestamp"] = [1772721000, 1772807400]
+        result["indicators"]["quote"][0]["close"] = [236.5, None]
+        return chart
+
+    monkeypatch.setattr(yahoo_server, "_chart", bars_only)
+    yahoo_server.fail("/v7", "garbage")
+    got = yahoo.fetch(["AAPL"])
+    assert got["AAPL"].price == 236.5
+    assert got["AAPL"].time is not None and got["AAPL"].time.timestamp() == 1772721000

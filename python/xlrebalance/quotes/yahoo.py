@@ -249,7 +249,9 @@ class YahooSource:
         meta = result[0].get("meta")
         if not isinstance(meta, dict):
             raise Malformed("no 'meta' in Yahoo's chart answer")
-        return self._from_fields(symbol, meta, datetime.now(UTC), v7=False)
+        return self._from_fields(
+            symbol, _with_last_close(meta, result[0]), datetime.now(UTC), v7=False
+        )
 
     def _from_fields(
         self, symbol: str, item: Mapping[str, Any], fetched: datetime, *, v7: bool
@@ -287,6 +289,25 @@ class YahooSource:
             symbol=symbol,
             fetched=fetched,
         )
+
+
+def _with_last_close(meta: Mapping[str, Any], result: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Chart answers without ``meta.regularMarketPrice`` (older shapes, some indices and
+    funds) still carry the bars: use the last bar with a close, at that bar's time."""
+    price = meta.get("regularMarketPrice")
+    if isinstance(price, int | float) and not isinstance(price, bool) and price > 0:
+        return meta
+    try:
+        closes = result["indicators"]["quote"][0]["close"]
+        stamps = result["timestamp"]
+    except (KeyError, IndexError, TypeError):
+        return meta
+    if not isinstance(closes, list) or not isinstance(stamps, list):
+        return meta
+    for close, stamp in zip(reversed(closes), reversed(stamps), strict=False):
+        if isinstance(close, int | float) and not isinstance(close, bool) and close > 0:
+            return {**meta, "regularMarketPrice": close, "regularMarketTime": stamp}
+    return meta
 
 
 def _text(response: Any) -> str:
