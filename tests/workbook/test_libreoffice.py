@@ -69,3 +69,36 @@ def test_libreoffice_sees_every_sheet(sheets: dict[str, list[list[str]]]) -> Non
     assert {"Dashboard", "Holdings", "Cash", "Groups", "Settings", "Orders", "History"} <= set(
         sheets
     )
+
+
+def test_libreoffice_reads_the_vba_modules_back(tmp_path: Path) -> None:
+    # LibreOffice loads an .xlsm's VBA project (decompressing every module) and keeps it as
+    # Basic libraries when it saves ODF: an independent check of our vbaProject.bin.
+    import html
+    import re
+    import zipfile
+
+    assert SOFFICE is not None
+    book = build_workbook(tmp_path / "rebalance.xlsm")
+    subprocess.run(
+        [SOFFICE, f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
+         "--convert-to", "ods", "--outdir", str(tmp_path), str(book)],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    with zipfile.ZipFile(tmp_path / "rebalance.ods") as ods:
+        modules = {
+            Path(name).stem: ods.read(name).decode("utf-8")
+            for name in ods.namelist()
+            if name.startswith("Basic/VBAProject/") and not name.endswith("script-lb.xml")
+        }
+    sources = sorted((ROOT / "templates" / "vba").glob("*.bas"))
+    assert sources
+    for source in sources:
+        assert source.stem in modules, f"LibreOffice did not load module {source.stem}"
+        body = re.search(r"<script:module[^>]*>(.*)</script:module>", modules[source.stem], re.S)
+        assert body is not None
+        loaded = html.unescape(body.group(1))
+        # Every code line of the .bas (its Attribute header aside) is in what LibreOffice read.
+        for line in source.read_text(encoding="utf-8").splitlines():
+            if line.strip() and not line.startswith("Attribute "):
+                assert line.rstrip() in loaded, (source.name, line)
