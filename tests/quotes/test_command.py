@@ -112,3 +112,28 @@ def test_progress_bar_draws_in_place() -> None:
     bar(10, 10)
     bar.finish()
     assert stream.getvalue() == "\rquotes [#####.....] 5/10\rquotes [##########] 10/10\n"
+
+
+def test_unreachable_yahoo_is_one_status_per_ticker_and_no_log_noise(tmp_path: Path) -> None:
+    # A machine without network: every fetch fails. yfinance logs each failed cookie fetch as
+    # a warning, which Python prints on stderr when nothing configures logging; the user
+    # should see one short status per ticker and the KRX notice, nothing else.
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "XLREBALANCE_YAHOO_URL": "http://127.0.0.1:9",
+        "XLREBALANCE_CACHE_DIR": str(tmp_path),
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "xlrebalance", "quote", "AAPL", "QQQ"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 1
+    assert "crumb" not in out.stderr.lower()
+    assert len(out.stderr.strip().splitlines()) <= 1  # the KRX notice at most
+    rows = [line for line in out.stdout.splitlines() if line.startswith(("AAPL", "QQQ"))]
+    assert len(rows) == 2 and all("error" in row for row in rows)
+    assert all("See https://curl.se" not in row for row in rows)

@@ -18,8 +18,10 @@ request's path and query.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
+import re
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -83,11 +85,26 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, curl_exc.RequestException | TimeoutError | ConnectionError)
 
 
+_CURL_ERROR = re.compile(r"curl: \(\d+\) (.*?)(?:\. See |$)")
+
+
 def _describe(exc: BaseException) -> str:
     if type(exc).__name__ == "YFRateLimitError" or isinstance(exc, RateLimited):
         return "rate limited by Yahoo (HTTP 429)"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:160]
+    # curl_cffi's messages wrap the useful part ("Could not resolve host: ...") in boilerplate.
+    match = _CURL_ERROR.search(text)
+    return (match.group(1) if match else text)[:160]
+
+
+def _quiet_yfinance_logger() -> None:
+    """yfinance logs each failed cookie fetch as a warning; with no logging configured Python
+    prints those on stderr, a dozen lines for one offline refresh. Each quote's status already
+    says what failed, so its records go to a null handler unless the application configures
+    logging itself (then they propagate to its handlers as usual)."""
+    logger = logging.getLogger("yfinance")
+    if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.addHandler(logging.NullHandler())
 
 
 @dataclass
@@ -167,6 +184,7 @@ class YahooSource:
             raise QuoteError(
                 "the yahoo source needs yfinance: pip install 'xlrebalance[quotes]'"
             ) from exc
+        _quiet_yfinance_logger()
         global _yfinance_cache_set
         if self.yfinance_cache is not None and not _yfinance_cache_set:
             # yfinance keeps its cookie in its own SQLite file; keep it beside ours. Its cookie
