@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
+from xlrebalance.errors import XlRebalanceError
 from xlrebalance.workbook import ovba_compression
 
 PROJECT_ID = "{5C7A3F52-3B1E-4E0B-9D0A-6E1F3C2B8A11}"
@@ -39,7 +40,12 @@ Attribute VB_Exposed = True
 def compile_project(bas_files: Sequence[Path], sheet_code_names: Sequence[str]) -> bytes:
     """A vbaProject.bin holding the standard modules ``bas_files`` (named by their
     ``Attribute VB_Name``) and an empty document module per sheet code name."""
-    from ms_ovba_compression.ms_ovba import MsOvba
+    try:
+        from ms_ovba_compression.ms_ovba import MsOvba
+    except ImportError as exc:  # a core dependency, but say so if an install lost it
+        raise XlRebalanceError(
+            "building a workbook needs ms-ovba: pip install --upgrade xlrebalance"
+        ) from exc
 
     bas_files = [Path(p).resolve() for p in bas_files]
     broken = MsOvba.compress
