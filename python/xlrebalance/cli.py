@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from xlrebalance import __version__
 from xlrebalance.document import load_portfolio, plan_to_dict
@@ -42,11 +43,15 @@ def _plan(args: argparse.Namespace) -> int:
         portfolio = workbook_commands.load_workbook_portfolio(args.file)
     else:
         portfolio = load_portfolio(args.file, offline=args.offline)
+    notes: tuple[str, ...] = ()
     if not args.offline:
         portfolio, quotes = fill_prices(portfolio)
         if note := quotes.note():
-            print(note, file=sys.stderr)
+            print(f"xlrebalance: {note}", file=sys.stderr)
+            notes = (note,)
+    # A plan from stale prices says so in its own output too, for programs reading --json.
     result = plan(portfolio)
+    result = replace(result, warnings=result.warnings + notes)
     if args.json:
         print(json.dumps(plan_to_dict(result), indent=2, ensure_ascii=False))
     else:

@@ -100,9 +100,11 @@ def test_plan_notes_stale_prices_on_stderr(
     doc["fx"] = {"USDKRW": 1400.0}
     path.write_text(json.dumps(doc))
     online.fail("/v7", "429", times=100)
-    assert main(["plan", str(path)]) == 0
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["xlrebalance: quotes: 3 stale (QQQ, 005930, USDKRW)"]
+    assert main(["plan", str(path), "--json"]) == 0
+    out = capsys.readouterr()
+    assert out.err.strip().splitlines() == ["xlrebalance: quotes: 3 stale (QQQ, 005930, USDKRW)"]
+    # The plan document says it too, for programs that read only the JSON.
+    assert "quotes: 3 stale (QQQ, 005930, USDKRW)" in json.loads(out.out)["warnings"]
 
 
 def test_progress_bar_draws_in_place() -> None:

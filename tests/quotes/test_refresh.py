@@ -192,7 +192,7 @@ def test_a_ticker_with_no_price_anywhere_is_named(
     partial, report = fill_prices(broken, cache=cache, sources=sources, now=WEEKEND, strict=False)
     assert report.missing == ("NOSUCH",)
     assert partial.holdings[0].price is None and partial.holdings[1].price == 512.3
-    assert report.note() == "xlrebalance: quotes: 1 without a price (NOSUCH)"
+    assert report.note() == "quotes: 1 without a price (NOSUCH)"
 
 
 class Unreachable:

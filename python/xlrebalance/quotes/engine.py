@@ -94,13 +94,13 @@ class QuoteReport:
         return tuple(q for q in self.quotes if q.market == "FX")
 
     def note(self) -> str | None:
-        """One line for stderr naming stale and missing tickers, or None when all is fresh."""
+        """One line naming stale and missing tickers, or None when all is fresh."""
         parts = []
         if self.stale:
             parts.append(f"{len(self.stale)} stale ({', '.join(self.stale)})")
         if self.missing:
             parts.append(f"{len(self.missing)} without a price ({', '.join(self.missing)})")
-        return "xlrebalance: quotes: " + "; ".join(parts) if parts else None
+        return "quotes: " + "; ".join(parts) if parts else None
 
 
 def refresh(
