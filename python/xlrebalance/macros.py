@@ -185,7 +185,10 @@ def _plan(inp: WorkbookInput, now: dt.datetime, fresh: frozenset[str]) -> Refres
     from xlrebalance.model import validate
 
     validate(inp.portfolio, offline=True, locate=inp.locate)
-    plan = make_plan(inp.portfolio)
+    try:
+        plan = make_plan(inp.portfolio)
+    except PortfolioError as exc:  # the planner names fields; the user knows cells
+        raise PortfolioError(inp.locate(exc.location), exc.message) from exc
     return RefreshResult(plan, inp.portfolio, staleness(inp, now, fresh), inp.lang)
 
 

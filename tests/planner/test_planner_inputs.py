@@ -177,5 +177,5 @@ def test_withdrawal_of_more_than_everything_names_the_contribution() -> None:
     )
     with pytest.raises(PortfolioError) as caught:
         plan(portfolio_from_dict(doc))
-    assert caught.value.location == "settings.contribution"
+    assert caught.value.location == "settings.contribution.KRW"
     assert "50,000.00 KRW" in str(caught.value)

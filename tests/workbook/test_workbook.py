@@ -314,3 +314,19 @@ def test_caller_entry_points_need_excel() -> None:
 
     for name in ("refresh_prices_caller", "compute_orders_caller", "snapshot_caller"):
         assert callable(getattr(macros, name))
+
+
+def test_planner_errors_are_named_by_cell_too(book_copy: Path) -> None:
+    # Withdrawing more than the whole book is found by the planner, which names the field
+    # (settings.contribution.KRW); the refresh reports the Settings cell instead.
+    wb = load_workbook(book_copy, keep_vba=True)
+    wb["Settings"]["C7"] = -10**12
+    save_workbook(wb, book_copy, backup=False)
+    before = book_copy.read_bytes()
+    result = subprocess.run(
+        [sys.executable, "-m", "xlrebalance", "refresh", str(book_copy), "--offline"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "Settings!C7: a withdrawal of" in result.stderr, result.stderr
+    assert book_copy.read_bytes() == before

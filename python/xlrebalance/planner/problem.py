@@ -113,8 +113,9 @@ def build_problem(portfolio: Portfolio) -> Problem:
     if total <= 0:
         withdrawn = -sum(a * portfolio.rate(c) for c, a in s.contribution.items())
         if withdrawn > 0:
+            largest = min(s.contribution, key=lambda c: s.contribution[c] * portfolio.rate(c))
             raise PortfolioError(
-                "settings.contribution",
+                f"settings.contribution.{largest}",
                 f"a withdrawal of {withdrawn:,.2f} {portfolio.base_currency} is not less than "
                 f"the whole portfolio ({total + withdrawn:,.2f} {portfolio.base_currency})",
             )
