@@ -320,7 +320,7 @@ def test_planner_errors_are_named_by_cell_too(book_copy: Path) -> None:
     # Withdrawing more than the whole book is found by the planner, which names the field
     # (settings.contribution.KRW); the refresh reports the Settings cell instead.
     wb = load_workbook(book_copy, keep_vba=True)
-    wb["Settings"]["C7"] = -10**12
+    wb["Settings"]["C7"] = -(10**12)
     save_workbook(wb, book_copy, backup=False)
     before = book_copy.read_bytes()
     result = subprocess.run(
