@@ -7,9 +7,19 @@ point the same variables at their local servers.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI explores a fixed set of examples so that a run is repeatable; developers' runs draw new
+# ones each time (and `HYPOTHESIS_PROFILE=explore` draws many more) to keep finding bugs.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", max_examples=2000, deadline=None)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default")
+)
 
 DEAD_END = "http://127.0.0.1:9"  # the discard port: connections are refused at once
 
