@@ -73,14 +73,16 @@ def solve_exact(
     *,
     node_limit: int,
     time_limit: float,
+    abs_gap: float,
 ) -> HighsResult:
     """Branch and bound from ``warm_start``; ``proven`` when optimality was proven."""
     h = _solver()
     h.passModel(_model(form, relax=False))
     h.setOptionValue("mip_max_nodes", int(node_limit))
     h.setOptionValue("time_limit", float(max(time_limit, 0.001)))
-    h.setOptionValue("mip_rel_gap", 1e-9)
-    h.setOptionValue("mip_abs_gap", 1e-7)
+    # Proven within abs_gap (objective units) is proven; relative gaps mean little here.
+    h.setOptionValue("mip_rel_gap", 0.0)
+    h.setOptionValue("mip_abs_gap", float(abs_gap))
     # RINS re-solves around the warm start the local search already polished: on small books
     # it took half of the exact phase's time for a few millionths of drift.
     h.setOptionValue("mip_heuristic_run_rins", False)

@@ -23,7 +23,7 @@ from xlrebalance.planner.state import TradeState
 IMPROVE_EPS = 1e-9
 MAX_ROUNDS = 200
 KICKS_PER_ROUND = 32
-CHAIN_BUDGET = 5000
+CHAIN_BUDGET = 6000
 """Chains simulated per plan at most: bounds the search on large, far-off books."""
 """Work bounds keep plans deterministic; the wall-clock deadline is only a safety net."""
 
@@ -259,7 +259,7 @@ def _compound_moves(
     eps: float,
     deadline: float,
     budget: list[int],
-    depth: int = 8,
+    depth: int = 24,
 ) -> bool:
     """Kick one position by a step, then let a greedy chain of single steps settle cash and
     deviations again (an ejection chain); keep the chain when it improves the exact objective.
@@ -291,27 +291,40 @@ def _compound_moves(
                 break
             if int(v.tick[r]) in touched or budget[0] <= 0:
                 continue
-            budget[0] -= 1
-            chain = _simulate_chain(state, v, x0, dev0, slack0, moves, r, d, depth, eps)
-            if chain is None or not all(state.allowed(movable[c], q) for c, q in chain):
-                continue
-            before = state.objective
-            old = {movable[c]: state.x[movable[c]] for c, _ in chain}
-            for c, q_new in chain:
-                state.apply(movable[c], q_new)
-            if state.is_feasible() and state.objective < before - eps:
+            for patient in (False, True):
+                budget[0] -= 1
+                chain = _simulate_chain(
+                    state, v, x0, dev0, slack0, moves, r, d, depth, eps, patient=patient
+                )
+                if chain is None or not _keep_if_better(state, movable, chain, eps):
+                    continue
                 improved = changed = True
                 touched.update(int(v.tick[c]) for c, _ in chain)
                 x0 = np.array([state.x[i] for i in movable])
                 dev0 = np.array(state.value) - np.array(state.target)
                 slack0 = _pocket_slack(state)
                 moves = (_StepMoves.of(v, x0, 1.0), _StepMoves.of(v, x0, -1.0))
-                continue
-            for i, q in reversed(list(old.items())):
-                state.apply(i, q)
+                break
         if not improved:
             break
     return changed
+
+
+def _keep_if_better(
+    state: TradeState, movable: list[int], chain: list[tuple[int, float]], eps: float
+) -> bool:
+    """Apply ``chain`` exactly; keep it if the plan stays feasible and improves, else undo."""
+    if not all(state.allowed(movable[c], q) for c, q in chain):
+        return False
+    before = state.objective
+    old = {movable[c]: state.x[movable[c]] for c, _ in chain}
+    for c, q in chain:
+        state.apply(movable[c], q)
+    if state.is_feasible() and state.objective < before - eps:
+        return True
+    for i, q in reversed(list(old.items())):
+        state.apply(i, q)
+    return False
 
 
 def _simulate_chain(
@@ -325,8 +338,15 @@ def _simulate_chain(
     kick_direction: int,
     depth: int,
     eps: float,
+    patient: bool = False,
 ) -> list[tuple[int, float]] | None:
-    """The kick followed by greedy single steps; None when the chain does not pay."""
+    """The kick followed by greedy single steps; None when the chain does not pay.
+
+    Greedy takes the step that improves the objective most. ``patient`` takes, among the
+    improving steps that shrink the cash imbalance the kick made, the one that costs its own
+    ticker least per unit of imbalance removed: a dear share sold is then spread over several
+    small buys that each move toward target, where greedy would grab one equally dear buy
+    that overshoots."""
     x = x0.copy()
     dev = dev0.copy()
     slack = slack0.copy()
@@ -354,16 +374,24 @@ def _simulate_chain(
         dev_p = dev[v.tick]
         abs_dev = np.abs(dev_p)
         pocket_slack = slack[v.pocket]
-        best_delta, best = -eps, None
+        best_score, best = np.inf, None
         for d, m in enumerate(moves):
-            delta = np.abs(dev_p + m.dv) - abs_dev + np.abs(gap - m.dv) - abs(gap) + m.d_cost
+            local = np.abs(dev_p + m.dv) - abs_dev + m.d_cost
+            cash_term = np.abs(gap - m.dv) - abs(gap)
+            delta = local + cash_term
             need = m.dv * (1 + v.spread) + m.d_cost
-            bad = ~m.ok | (need > pocket_slack + 1e-9)
+            # Every step must improve; patient steps must also shrink the cash imbalance.
+            bad = ~m.ok | (need > pocket_slack + 1e-9) | (delta >= -eps)
             bad[kick] = True
-            delta[bad] = np.inf
-            r = int(np.argmin(delta))
-            if delta[r] < best_delta:
-                best_delta, best = float(delta[r]), (r, d)
+            if patient:
+                bad |= cash_term >= 0
+                # Cost to its own ticker per unit of imbalance removed.
+                score = np.where(bad, np.inf, local / np.where(bad, 1.0, -cash_term))
+            else:
+                score = np.where(bad, np.inf, delta)
+            r = int(np.argmin(score))
+            if score[r] < best_score:
+                best_score, best = float(score[r]), (r, d)
         if best is None:
             break
         take(*best)
