@@ -21,7 +21,13 @@ from openpyxl.worksheet.worksheet import Worksheet
 from xlrebalance.document import load_portfolio
 from xlrebalance.errors import XlRebalanceError
 from xlrebalance.model import CASH, Portfolio
-from xlrebalance.workbook.package import CUSTOMUI_PART, VBA_PART, save_workbook, vba_archive
+from xlrebalance.workbook.package import (
+    CUSTOMUI_PART,
+    VBA_PART,
+    check_target,
+    save_workbook,
+    vba_archive,
+)
 from xlrebalance.workbook.schema import (
     CASH_SHEET,
     CONF_ROWS,
@@ -91,6 +97,7 @@ def build_workbook(
 ) -> Path:
     """Write a new workbook at ``path`` (reproducible: same inputs, same bytes)."""
     path = Path(path)
+    check_target(path)
     if path.exists() and not overwrite:
         raise XlRebalanceError(f"{path} exists: choose another name or remove it first")
     portfolio = example_portfolio(example)
@@ -125,7 +132,7 @@ def build_workbook(
     )
     workbook.properties.creator = AUTHOR
     workbook.properties.title = "xlrebalance"
-    save_workbook(workbook, path, reproducible=True, backup=False)
+    save_workbook(workbook, path, fresh=True, reproducible=True, backup=False)
     return path
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -64,16 +65,17 @@ def _new(args: argparse.Namespace) -> int:
 def _refresh(args: argparse.Namespace) -> int:
     from xlrebalance.macros import refresh
     from xlrebalance.workbook.book import OpenpyxlBook
-    from xlrebalance.workbook.package import check_not_open, save_workbook
+    from xlrebalance.workbook.package import check_target, save_workbook
+    from xlrebalance.workbook.preserve import describe
 
     source = Path(args.book)
     target = Path(args.out) if args.out else source
-    check_not_open(target)
+    check_target(target)
     book = OpenpyxlBook.open(source)
     result = refresh(book, offline=args.offline)
     if target.suffix.lower() != source.suffix.lower():
         raise XlRebalanceError(f"--out must keep the workbook's type ({source.suffix})")
-    save_workbook(book.workbook, target)
+    lost = save_workbook(book.workbook, target, source=source)
     print(format_plan(result.plan))
     if result.staleness.tickers:
         print(f"Warning      {result.staleness.message('en')}")
@@ -85,6 +87,12 @@ def _refresh(args: argparse.Namespace) -> int:
             else ""
         )
     )
+    if lost:
+        print(
+            f"xlrebalance: warning: {target.name} lacks objects of {source.name} this tool "
+            f"cannot keep: {describe(lost)}. {source.name} is unchanged.",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import stat
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from xlrebalance.errors import XlRebalanceError
+from xlrebalance.workbook.preserve import Loss, PackageLossError, losses
 
 RELS = "_rels/.rels"
 CONTENT_TYPES = "[Content_Types].xml"
@@ -147,22 +149,55 @@ def _fixed_core_times(data: bytes) -> bytes:
     return text.encode("utf-8")
 
 
-def save_workbook(
-    workbook: Any, path: Path, *, reproducible: bool = False, backup: bool = True
-) -> None:
-    """Save atomically: write a temp file beside ``path``, keep the previous file as
-    ``<name>.bak`` (one generation), then replace. Refuses while Excel has the file open."""
+def check_target(path: Path) -> None:
+    """Refuse before any work: a missing folder (a mistyped path should not quietly create
+    one) or a workbook Excel has open."""
+    if not path.parent.is_dir():
+        raise XlRebalanceError(
+            f"{path}: the folder {path.parent} does not exist (check the path, or create the "
+            "folder first)"
+        )
     check_not_open(path)
+
+
+def save_workbook(
+    workbook: Any,
+    path: Path,
+    *,
+    source: Path | None = None,
+    fresh: bool = False,
+    reproducible: bool = False,
+    backup: bool = True,
+) -> tuple[Loss, ...]:
+    """Save atomically: write a temp file beside ``path``, keep the previous file as
+    ``<name>.bak`` (one generation), then replace. Refuses while Excel has the file open.
+
+    ``source`` is the file the workbook was loaded from (default: ``path`` itself when it
+    exists, unless ``fresh``: a new workbook that replaces whatever is there). What openpyxl
+    could not carry over from it (see :mod:`.preserve`) makes an in-place save raise
+    :class:`PackageLossError` before anything is written; a save to another file goes ahead
+    and returns the losses, for the caller to warn about. The replaced file keeps its
+    permission bits; a new one gets the usual ``0o666`` less the umask (not mkstemp's 0600).
+    """
+    check_target(path)
     buffer = io.BytesIO()
     workbook.save(buffer)
     data = finalize(buffer.getvalue(), reproducible=reproducible)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if source is None and not fresh and zipfile.is_zipfile(path):
+        source = path
+    lost: tuple[Loss, ...] = ()
+    if source is not None:
+        lost = losses(read_parts(source), _parts(data))
+        if lost and path.exists() and path.samefile(source):
+            raise PackageLossError(path.name, lost)
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else _new_file_mode()
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(temp, mode)
         if backup and path.exists():
             bak_temp = path.with_name(f".{path.name}.bak.tmp")
             shutil.copy2(path, bak_temp)
@@ -171,6 +206,19 @@ def save_workbook(
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+    return lost
+
+
+def _new_file_mode() -> int:
+    # The umask can only be read by setting it; put it straight back.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _parts(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {info.filename: archive.read(info) for info in archive.infolist()}
 
 
 def backup_path(path: Path) -> Path:
