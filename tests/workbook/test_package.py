@@ -196,3 +196,29 @@ def test_refresh_out_refuses_a_missing_folder(built: Path, tmp_path: Path) -> No
     result = _refresh(str(built), "--out", str(tmp_path / "nosuchdir" / "o.xlsm"))
     assert result.returncode == 2 and "does not exist" in result.stderr
     assert not (tmp_path / "nosuchdir").exists()
+
+
+@pytest.mark.parametrize(
+    ("lang", "says"),
+    [
+        ("en", ("Computed ", "prices stale", "Compute orders")),
+        ("ko", ("계산", "오래됨", "주문 계산")),
+    ],
+)
+def test_orders_hint_says_when_and_how_orders_were_computed(
+    tmp_path: Path, lang: str, says: tuple[str, ...]
+) -> None:
+    path = tmp_path / f"{lang}.xlsm"
+    subprocess.run(
+        [sys.executable, "-m", "xlrebalance", "workbook", "new", str(path), "--lang", lang,
+         "--example", "seed"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    assert "xlrebalance refresh rebalance.xlsm" in str(load_workbook(path)["Orders"]["A3"].value)
+    result = _refresh(str(path))
+    assert result.returncode == 0, result.stderr
+    hint = str(load_workbook(path)["Orders"]["A3"].value)
+    assert "rebalance.xlsm" not in hint
+    for text in says:
+        assert text in hint
+    assert "heuristic" in hint or "optimal" in hint or "time_limit" in hint

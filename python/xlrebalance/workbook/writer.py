@@ -130,6 +130,7 @@ def write_orders(
     book.clear_block(ORDERS_SHEET, ORDERS_HEADER_ROW, SUMMARY_COLUMN, ORDERS_CLEAR_ROWS, 3)
     row, column = WARNING_CELL
     book.write_block(ORDERS_SHEET, row, column, [[staleness.message(lang) or None]])
+    book.write_block(ORDERS_SHEET, HINT_ROW, 1, [[orders_hint(plan, lang, staleness, now)]])
     header: list[CellValue] = [c.header(lang) for c in ORDER_COLUMNS]
     book.write_block(ORDERS_SHEET, ORDERS_HEADER_ROW, 1, [header])
     s = plan.summary
@@ -162,6 +163,28 @@ def write_orders(
     book.write_block(ORDERS_SHEET, ORDERS_HEADER_ROW + 1, 1, values, formats)
     summary, summary_formats = summary_block(plan, lang, staleness, now)
     book.write_block(ORDERS_SHEET, ORDERS_HEADER_ROW, SUMMARY_COLUMN, summary, summary_formats)
+
+
+HINT_ROW = ORDERS_HEADER_ROW - 1
+"""The line above the orders: how to compute them (built), then how they were computed."""
+
+
+def orders_hint(plan: Plan, lang: Lang, staleness: Staleness, now: dt.datetime) -> str:
+    """Replaces the built "Press Compute orders" line, which reads as if nothing had run."""
+    when = f"{now:%Y-%m-%d %H:%M}"
+    status = plan.summary.solver.status.value
+    n, total = len(staleness.tickers), staleness.total
+    if lang == "ko":
+        prices = f"가격 {n}/{total}개 오래됨" if n else "가격 모두 최신"
+        return (
+            f"{when}에 Holdings 시트의 가격으로 계산 ({prices}, 솔버: {status}). "
+            "다시 계산: 리밸런싱 탭의 '주문 계산' 또는 이 파일에 xlrebalance refresh"
+        )
+    prices = f"{n} of {total} prices stale" if n else "all prices fresh"
+    return (
+        f"Computed {when} from the prices on Holdings ({prices}; solver: {status}). "
+        "To recompute: Compute orders (Rebalance tab), or run xlrebalance refresh on this file"
+    )
 
 
 def _name(portfolio: Portfolio, ticker: str) -> str | None:
@@ -294,6 +317,7 @@ __all__ = [
     "Valuation",
     "append_history",
     "history_row",
+    "orders_hint",
     "summary_block",
     "valuation",
     "write_orders",
