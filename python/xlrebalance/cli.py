@@ -25,8 +25,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"xlrebalance {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    p = commands.add_parser("plan", help="compute orders for a portfolio document")
-    p.add_argument("file", help="portfolio JSON document (see docs/portfolio-format.md)")
+    p = commands.add_parser("plan", help="compute orders for a portfolio document or workbook")
+    p.add_argument(
+        "file",
+        help="portfolio JSON document (see docs/portfolio-format.md) or workbook (.xlsx, .xlsm)",
+    )
     p.add_argument(
         "--offline", action="store_true", help="use the prices and FX rates in the file only"
     )
@@ -42,6 +45,7 @@ def _plan(args: argparse.Namespace) -> int:
     if workbook_commands.is_workbook(args.file):
         portfolio = workbook_commands.load_workbook_portfolio(args.file)
     else:
+        workbook_commands.check_plan_input(args.file)
         portfolio = load_portfolio(args.file, offline=args.offline)
     notes: tuple[str, ...] = ()
     if not args.offline:

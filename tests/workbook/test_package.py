@@ -222,3 +222,20 @@ def test_orders_hint_says_when_and_how_orders_were_computed(
     for text in says:
         assert text in hint
     assert "heuristic" in hint or "optimal" in hint or "time_limit" in hint
+
+
+def test_plan_help_and_a_csv_mention_workbooks(tmp_path: Path) -> None:
+    help_text = subprocess.run(
+        [sys.executable, "-m", "xlrebalance", "plan", "--help"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert ".xlsx" in help_text and ".xlsm" in help_text
+    csv = tmp_path / "p.csv"
+    csv.write_text("ticker,quantity\nSPY,3\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "xlrebalance", "plan", str(csv), "--offline"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "not valid JSON" not in result.stderr
+    assert ".xlsx" in result.stderr and ".xlsm" in result.stderr and ".csv" in result.stderr

@@ -12,6 +12,7 @@ from xlrebalance.errors import XlRebalanceError
 from xlrebalance.report import format_plan
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+OTHER_SPREADSHEETS = (".csv", ".tsv", ".xls", ".xlsb", ".ods", ".numbers")
 
 
 def add_commands(commands: Any) -> None:
@@ -100,6 +101,17 @@ def is_workbook(path: str) -> bool:
     return Path(path).suffix.lower() in WORKBOOK_SUFFIXES
 
 
+def check_plan_input(path: str) -> None:
+    """A spreadsheet ``plan`` cannot read gets told what it can, not "not valid JSON"."""
+    suffix = Path(path).suffix.lower()
+    if suffix in OTHER_SPREADSHEETS:
+        raise XlRebalanceError(
+            f"{path}: plan reads a portfolio JSON document (docs/portfolio-format.md) or a "
+            f"workbook ({', '.join(WORKBOOK_SUFFIXES)}), not a {suffix} file: save it from "
+            "Excel as .xlsx or .xlsm, or start one with: xlrebalance workbook new BOOK.xlsm"
+        )
+
+
 def load_workbook_portfolio(path: str) -> Any:
     """The validated portfolio of a workbook (for ``xlrebalance plan BOOK.xlsm``)."""
     from xlrebalance.workbook.book import OpenpyxlBook
@@ -108,4 +120,10 @@ def load_workbook_portfolio(path: str) -> Any:
     return read_input(OpenpyxlBook.open(path), offline=True).portfolio
 
 
-__all__ = ["add_commands", "is_workbook", "load_workbook_portfolio", "shutil"]
+__all__ = [
+    "add_commands",
+    "check_plan_input",
+    "is_workbook",
+    "load_workbook_portfolio",
+    "shutil",
+]
