@@ -7,6 +7,7 @@ the field -- and lenient about what may be left out (defaults as documented).
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from collections.abc import Mapping
@@ -38,6 +39,17 @@ SUPPORTED_VERSIONS = (1,)
 
 E = TypeVar("E", Market, Kind, Mode)
 
+TOP_KEYS = (
+    "version", "base_currency", "fx", "accounts", "holdings", "targets", "groups", "settings",
+)  # fmt: skip
+HOLDING_KEYS = (
+    "account", "ticker", "market", "kind", "quantity", "price", "currency", "locked", "name",
+)  # fmt: skip
+SETTINGS_KEYS = (
+    "mode", "contribution", "contribution_account", "fractional", "band", "min_trade_value",
+    "fees", "sell_tax", "fx_spread", "auto_fx", "time_limit",
+)  # fmt: skip
+
 
 def load_portfolio(path: str | Path, *, offline: bool = True) -> Portfolio:
     """Read and validate a portfolio document from a file."""
@@ -57,6 +69,7 @@ def load_portfolio(path: str | Path, *, offline: bool = True) -> Portfolio:
 def portfolio_from_dict(data: object, *, offline: bool = True) -> Portfolio:
     """Build and validate a :class:`Portfolio` from parsed JSON."""
     doc = _object(data, "")
+    _known_keys(doc, TOP_KEYS, "")
     version = doc.get("version", 1)
     if version not in SUPPORTED_VERSIONS:
         raise PortfolioError("version", f"unsupported version {version!r} (expected 1)")
@@ -246,6 +259,18 @@ def _choice(enum: type[E], value: object, where: str) -> E:
     raise PortfolioError(where, f"expected one of {options}, got {text!r}")
 
 
+def _known_keys(item: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
+    """A key that looks like a misspelling of one we read is an error: ignoring "quantitiy"
+    would plan as if nothing were held. Keys unlike ours are left alone for other tools."""
+    for key in item:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(key.lower(), known, n=1, cutoff=0.75)
+        if close:
+            path = f"{where}.{key}" if where else key
+            raise PortfolioError(path, f"unknown field {key!r}: did you mean {close[0]!r}?")
+
+
 def _describe(value: object) -> str:
     if value is None:
         return "nothing"
@@ -269,12 +294,14 @@ def _money_map(value: object, where: str) -> dict[str, float]:
 
 def _account(value: object, where: str) -> Account:
     item = _object(value, where)
+    _known_keys(item, ("id", "cash"), where)
     account_id = _text(item.get("id"), f"{where}.id")
     return Account(id=account_id, cash=_money_map(item.get("cash", {}), f"{where}.cash"))
 
 
 def _holding(value: object, where: str) -> Holding:
     item = _object(value, where)
+    _known_keys(item, HOLDING_KEYS, where)
     raw_ticker = item.get("ticker")
     if isinstance(raw_ticker, int) and not isinstance(raw_ticker, bool):
         raw_ticker = str(raw_ticker)  # a KRX code written as a number
@@ -311,6 +338,7 @@ def _holding(value: object, where: str) -> Holding:
 
 def _group(value: object, where: str) -> Group:
     item = _object(value, where)
+    _known_keys(item, ("name", "tickers", "max_weight"), where)
     tickers = tuple(
         normalize_ticker(_text(str(t) if isinstance(t, int) else t, f"{where}.tickers[{i}]"))
         for i, t in enumerate(_array(item.get("tickers"), f"{where}.tickers"))
@@ -324,8 +352,10 @@ def _group(value: object, where: str) -> Group:
 
 def _settings(value: object) -> Settings:
     item = _object(value, "settings")
+    _known_keys(item, SETTINGS_KEYS, "settings")
     defaults = Settings()
     band = _object(item.get("band", {}), "settings.band")
+    _known_keys(band, ("absolute", "relative"), "settings.band")
     fees = {
         market.upper(): _fee(fee, f"settings.fees.{market}")
         for market, fee in _object(item.get("fees", {}), "settings.fees").items()
@@ -359,6 +389,7 @@ def _settings(value: object) -> Settings:
 
 def _fee(value: object, where: str) -> Fee:
     item = _object(value, where)
+    _known_keys(item, ("rate", "min"), where)
     return Fee(
         rate=_number(item.get("rate", 0.0), f"{where}.rate"),
         min=_number(item.get("min", 0.0), f"{where}.min"),
