@@ -57,3 +57,12 @@ def test_document_round_trips() -> None:
     portfolio = portfolio_from_dict(seed())
     again = portfolio_from_dict(copy.deepcopy(portfolio_to_dict(portfolio)))
     assert again == portfolio
+
+
+def test_percentages_as_targets_get_a_hint() -> None:
+    doc = seed()
+    doc["targets"] = {t: w * 100 for t, w in doc["targets"].items()}
+    with pytest.raises(PortfolioError) as caught:
+        portfolio_from_dict(doc)
+    assert caught.value.location == "targets.VOO"
+    assert "0.2 for 20%" in str(caught.value)

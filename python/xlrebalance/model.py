@@ -406,6 +406,12 @@ def _validate_targets(portfolio: Portfolio, locate: Locate) -> None:
     total = 0.0
     for ticker, weight in portfolio.targets.items():
         where = locate(f"targets.{ticker}")
+        if math.isfinite(weight) and weight > 1:
+            raise PortfolioError(
+                where,
+                f"expected a fraction from 0 to 1 ({weight / 100:g} for {weight:g}%), "
+                f"got {weight:g}",
+            )
         check_number(weight, where, minimum=0, maximum=1)
         if ticker != CASH and ticker not in held:
             raise PortfolioError(
