@@ -128,9 +128,13 @@ def write_orders(
     width = len(ORDER_COLUMNS)
     book.clear_block(ORDERS_SHEET, ORDERS_HEADER_ROW + 1, 1, ORDERS_CLEAR_ROWS, width)
     book.clear_block(ORDERS_SHEET, ORDERS_HEADER_ROW, SUMMARY_COLUMN, ORDERS_CLEAR_ROWS, 3)
+    # Banner (A2) and the hint below it (A3) in one block: one call in Excel.
     row, column = WARNING_CELL
-    book.write_block(ORDERS_SHEET, row, column, [[staleness.message(lang) or None]])
-    book.write_block(ORDERS_SHEET, HINT_ROW, 1, [[orders_hint(plan, lang, staleness, now)]])
+    banner: list[list[CellValue]] = [
+        [staleness.message(lang) or None],
+        [orders_hint(plan, lang, staleness, now)],
+    ]
+    book.write_block(ORDERS_SHEET, row, column, banner)
     header: list[CellValue] = [c.header(lang) for c in ORDER_COLUMNS]
     book.write_block(ORDERS_SHEET, ORDERS_HEADER_ROW, 1, [header])
     s = plan.summary
@@ -165,12 +169,9 @@ def write_orders(
     book.write_block(ORDERS_SHEET, ORDERS_HEADER_ROW, SUMMARY_COLUMN, summary, summary_formats)
 
 
-HINT_ROW = ORDERS_HEADER_ROW - 1
-"""The line above the orders: how to compute them (built), then how they were computed."""
-
-
 def orders_hint(plan: Plan, lang: Lang, staleness: Staleness, now: dt.datetime) -> str:
-    """Replaces the built "Press Compute orders" line, which reads as if nothing had run."""
+    """Orders!A3 once orders are written; the built "Press Compute orders" line would read as
+    if nothing had run."""
     when = f"{now:%Y-%m-%d %H:%M}"
     status = plan.summary.solver.status.value
     n, total = len(staleness.tickers), staleness.total
