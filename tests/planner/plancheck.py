@@ -78,6 +78,9 @@ def orders_by_key(out: dict[str, Any]) -> dict[tuple[str, str], tuple[str, float
 def drift_of(values: dict[str, float], cash: float, targets: dict[str, float]) -> float:
     """The format document's drift, from base-currency values per ticker and total cash."""
     total = sum(values.values()) + cash
+    if total <= 0:
+        # Nothing left (a last share sold to pay its own fee): every weight is 0.
+        return sum(targets.values())
     keys = set(values) | {k for k in targets if k != "CASH"}
     d = sum(abs(values.get(k, 0.0) / total - targets.get(k, 0.0)) for k in keys)
     return d + abs(cash / total - targets.get("CASH", 0.0))

@@ -210,11 +210,13 @@ def test_bands(
 @pytest.mark.parametrize(
     ("fee_min", "expected"),
     [
-        # Buying 1 B removes 1000 of B's gap and 1000 of cash's: the objective falls by 2000
-        # and rises by the fee. A 1500 minimum is worth paying...
-        (1500, {("a", "B"): ("BUY", 1)}),
-        # ...a 2500 minimum is not (cash 6000 would cover it, so only the cost decides).
-        (2500, {}),
+        # Buying 1 B removes B's 1000 gap; cash (1000 above target) then ends the fee F below
+        # it, and costs count once more: the change is -1000 + (F - 1000) + 1.001 F, which is
+        # negative for F < 999.5. A 500 minimum is worth paying...
+        (500, {("a", "B"): ("BUY", 1)}),
+        # ...a 1500 minimum is not: drift after would be 2.9% against 2% now (cash 6000 would
+        # cover it, so only the cost decides).
+        (1500, {}),
     ],
 )
 def test_minimum_fee_skips_a_trade_not_worth_it(
@@ -231,9 +233,9 @@ def test_minimum_fee_skips_a_trade_not_worth_it(
     assert orders_by_key(out) == expected
     if expected:
         assert out["orders"][0]["fees"] == fee_min
-        # After: A 50000, B 45000, cash 6000 - 1000 - 1500 = 3500.
+        # After: A 50000, B 45000, cash 6000 - 1000 - 500 = 4500.
         assert out["summary"]["drift_after"] == pytest.approx(
-            drift_of({"A": 50000, "B": 45000}, 3500, {"A": 0.5, "B": 0.45, "CASH": 0.05})
+            drift_of({"A": 50000, "B": 45000}, 4500, {"A": 0.5, "B": 0.45, "CASH": 0.05})
         )
     check_plan(doc, out)
 

@@ -23,3 +23,24 @@ def test_cap_needs_a_sliver_more_sold_to_pay_its_minimum_fee() -> None:
     value_after = result.summary.value_after
     # Within the cap on the value after costs.
     assert held_after * 47.86 * 1385.5 <= 0.05 * value_after + 1e-6
+
+
+def test_cap_no_sale_can_pay_for_stays_broken_with_a_warning() -> None:
+    # 0.001 share of U0 ($0.001) in a group capped at 0%; selling it costs a $1 minimum fee
+    # that the account (no USD, no automatic FX) cannot pay. Nothing may trade, and the plan
+    # says the cap is still broken instead of failing.
+    doc = {
+        "version": 1,
+        "base_currency": "KRW",
+        "fx": {"USDKRW": 1385.5},
+        "accounts": [{"id": "acc0", "cash": {"KRW": 0}}],
+        "holdings": [
+            {"account": "acc0", "ticker": "U0", "market": "US", "price": 1.0, "quantity": 0.001}
+        ],
+        "targets": {"U0": 1.0},
+        "groups": [{"name": "G0", "tickers": ["U0"], "max_weight": 0.0}],
+        "settings": {"fractional": True, "auto_fx": False, "fees": {"US": {"rate": 0, "min": 1}}},
+    }
+    result = plan(portfolio_from_dict(doc))
+    assert result.orders == ()
+    assert any("G0 stays above its cap" in w for w in result.warnings)

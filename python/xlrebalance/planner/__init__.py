@@ -220,7 +220,12 @@ def assemble_plan(
         orders=tuple(orders),
         summary=summary,
         conversions=tuple(conversions),
-        warnings=p.warnings,
+        warnings=p.warnings
+        + tuple(
+            f"group {name} stays above its cap: no sale the account can pay for "
+            "(fees, cash) brings it under"
+            for name in state.dropped_caps
+        ),
     )
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from scipy import sparse
 
 from xlrebalance.planner.problem import FloatArray, IntArray, Problem
+from xlrebalance.planner.state import COST_WEIGHT, TradeState
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,6 @@ class Formulation:
 
     def solution_for(self, problem: Problem, trades: FloatArray) -> FloatArray:
         """A full column vector consistent with ``trades`` (for warm starts)."""
-        from xlrebalance.planner.state import TradeState
-
         state = TradeState(problem, trades)
         n = self.n
         x = np.zeros(self.cost.shape[0])
@@ -51,7 +50,7 @@ class Formulation:
         x[n : 2 * n] = np.maximum(-trades, 0.0)
         k = len(problem.tickers)
         x[2 * n : 2 * n + k] = np.abs(np.array(state.value) - problem.target_value)
-        x[2 * n + k] = abs(state.gap)
+        x[2 * n + k] = abs(state.cash_gap)
         yin_start = 2 * n + k + 1
         pairs = _fx_pairs(problem)
         for a, account_balances in enumerate(state.balances):
@@ -89,6 +88,15 @@ def _fx_pairs(problem: Problem) -> list[tuple[int, int]]:
     ]
 
 
+def _merge(*parts: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """Coefficients of one row from several lists, summed per column."""
+    out: dict[int, float] = {}
+    for part in parts:
+        for col, value in part:
+            out[col] = out.get(col, 0.0) + value
+    return list(out.items())
+
+
 def formulate(problem: Problem, *, relax: bool = False) -> Formulation:
     """Build the MILP (``relax``: the LP without binaries, minimum fees or trade sizes)."""
     p = problem
@@ -123,20 +131,24 @@ def formulate(problem: Problem, *, relax: bool = False) -> Formulation:
     col_upper[s0 : s0 + n] = -p.lo
     if not p.fractional and not relax:
         integrality[b0 : b0 + 2 * n] = 1
-    cost[e0 : e0 + k] = 1.0
-    cost[g0] = 1.0
-    # Linear fees and taxes, in base currency, where no fee column carries them.
+    # What each column costs (fees, taxes, FX spread) in base currency: the K of the objective.
+    # Linear fees sit on the trade columns where no fee column carries them.
+    k_cost = np.zeros(ncol)
     linear_fee = np.where(has_fee_col, 0.0, p.fee_rate * p.price_native)
     tax = p.tax_rate * p.price_native
-    cost[b0 : b0 + n] += linear_fee * rate_i
-    cost[s0 : s0 + n] += (linear_fee + tax) * rate_i
+    k_cost[b0 : b0 + n] = linear_fee * rate_i
+    k_cost[s0 : s0 + n] = (linear_fee + tax) * rate_i
     for j, (_, c) in enumerate(pairs):
-        cost[yin0 + j] = p.fx_spread * p.rate[c]
-        cost[yout0 + j] = p.fx_spread * p.rate[c]
+        k_cost[yin0 + j] = p.fx_spread * p.rate[c]
+        k_cost[yout0 + j] = p.fx_spread * p.rate[c]
+    for j, i in enumerate(fee_positions.tolist()):
+        k_cost[f0 + j] = rate_i[i]
+    cost = COST_WEIGHT * k_cost
+    cost[e0 : e0 + k] = 1.0
+    cost[g0] = 1.0
     col_upper[z0:f0] = 1.0
     integrality[z0:f0] = 1
-    for j, i in enumerate(fee_positions.tolist()):
-        cost[f0 + j] = rate_i[i]
+    cost_columns = [(col, float(k_cost[col])) for col in np.flatnonzero(k_cost).tolist()]
 
     rows: list[int] = []
     cols: list[int] = []
@@ -168,8 +180,9 @@ def formulate(problem: Problem, *, relax: bool = False) -> Formulation:
         add_row([(e0 + t, 1.0), *trade], -d0, np.inf)
     gap0 = float(p.target_value.sum() - value0.sum())
     all_trades = [(b0 + i, unit[i]) for i in range(n)] + [(s0 + i, -unit[i]) for i in range(n)]
-    add_row([(g0, 1.0), *all_trades], gap0, np.inf)
-    add_row([(g0, 1.0), *[(c, -v) for c, v in all_trades]], -gap0, np.inf)
+    # g >= |gap0 - trades - K|: cash's distance from its target after costs.
+    add_row([(g0, 1.0), *_merge(all_trades, cost_columns)], gap0, np.inf)
+    add_row([(g0, 1.0), *[(c, -v) for c, v in _merge(all_trades, cost_columns)]], -gap0, np.inf)
 
     # Cash per account and currency never below zero, costs and conversions included.
     price = p.price_native.tolist()
@@ -198,13 +211,8 @@ def formulate(problem: Problem, *, relax: bool = False) -> Formulation:
     for rule in p.caps:
         if not rule.enforce:
             continue
-        entries = []
         members = set(rule.members.tolist())
-        for col in range(ncol):
-            if cost[col] == 0.0 or e0 <= col <= g0:
-                continue
-            entries.append((col, rule.cap * cost[col]))
-        merged: dict[int, float] = dict(entries)
+        merged: dict[int, float] = {col: rule.cap * value for col, value in cost_columns}
         for i in members:
             merged[b0 + i] = merged.get(b0 + i, 0.0) + unit[i]
             merged[s0 + i] = merged.get(s0 + i, 0.0) - unit[i]

@@ -18,12 +18,12 @@ import numpy as np
 from xlrebalance.errors import InfeasibleError
 from xlrebalance.planner.costs import CASH_TOLERANCE
 from xlrebalance.planner.problem import FloatArray, Problem
-from xlrebalance.planner.state import TradeState
+from xlrebalance.planner.state import COST_WEIGHT, TradeState
 
 IMPROVE_EPS = 1e-9
 MAX_ROUNDS = 200
 KICKS_PER_ROUND = 32
-CHAIN_BUDGET = 6000
+CHAIN_BUDGET = 4000
 """Chains simulated per plan at most: bounds the search on large, far-off books."""
 """Work bounds keep plans deterministic; the wall-clock deadline is only a safety net."""
 
@@ -91,7 +91,10 @@ def repair(state: TradeState) -> None:
                 if best is None or key < best[0]:
                     best = (key, i, q)
         if best is None:
-            break
+            if bad_accounts or not state.cap_started_above[bad_caps[0]]:
+                break
+            state.drop_cap(bad_caps[0])
+            continue
         state.apply(best[1], best[2])
     if bad_accounts := [a for a, ok in enumerate(state.feasible) if not ok]:
         a = bad_accounts[0]
@@ -133,7 +136,7 @@ def _single_moves(state: TradeState, v: _Vectors, eps: float, deadline: float) -
             break
         x = np.array([state.x[i] for i in movable])
         dev = (np.array(state.value) - np.array(state.target))[v.tick]
-        gap = state.gap
+        gap = state.cash_gap
         shift = -dev / v.unit / v.step
         options = [
             v.next_quantity(x, 1.0),
@@ -148,8 +151,13 @@ def _single_moves(state: TradeState, v: _Vectors, eps: float, deadline: float) -
             q = np.clip(q, v.lo, v.hi)
             q = np.where((q != 0) & (np.abs(q) < v.min_qty - 1e-12), x, q)
             dv = (q - x) * v.unit
+            d_cost = v.cost(q) - base_cost
             delta = (
-                np.abs(dev + dv) - np.abs(dev) + np.abs(gap - dv) - abs(gap) + v.cost(q) - base_cost
+                np.abs(dev + dv)
+                - np.abs(dev)
+                + np.abs(gap - dv - d_cost)
+                - abs(gap)
+                + COST_WEIGHT * d_cost
             )
             for r in np.flatnonzero((delta < -eps) & (q != x)).tolist():
                 found.append((float(delta[r]), r, float(q[r])))
@@ -259,7 +267,7 @@ def _compound_moves(
     eps: float,
     deadline: float,
     budget: list[int],
-    depth: int = 24,
+    depth: int = 12,
 ) -> bool:
     """Kick one position by a step, then let a greedy chain of single steps settle cash and
     deviations again (an ejection chain); keep the chain when it improves the exact objective.
@@ -281,7 +289,7 @@ def _compound_moves(
         moves = (_StepMoves.of(v, x0, 1.0), _StepMoves.of(v, x0, -1.0))
         kicks: list[tuple[float, int, int]] = []
         for d, m in enumerate(moves):
-            local = np.abs(dev0[v.tick] + m.dv) - np.abs(dev0[v.tick]) + m.d_cost
+            local = np.abs(dev0[v.tick] + m.dv) - np.abs(dev0[v.tick]) + COST_WEIGHT * m.d_cost
             kicks.extend((float(local[r]), r, d) for r in np.flatnonzero(m.ok).tolist())
         kicks.sort()
         improved = False
@@ -351,7 +359,7 @@ def _simulate_chain(
     dev = dev0.copy()
     slack = slack0.copy()
     moves = (moves0[0].copy(), moves0[1].copy())
-    gap = state.gap
+    gap = state.cash_gap  # below target after costs
     chain: dict[int, float] = {}
     total = 0.0
 
@@ -360,10 +368,16 @@ def _simulate_chain(
         m = moves[d]
         dv, d_cost = float(m.dv[r]), float(m.d_cost[r])
         t = v.tick[r]
-        total += abs(dev[t] + dv) - abs(dev[t]) + abs(gap - dv) - abs(gap) + d_cost
+        total += (
+            abs(dev[t] + dv)
+            - abs(dev[t])
+            + abs(gap - dv - d_cost)
+            - abs(gap)
+            + COST_WEIGHT * d_cost
+        )
         slack[v.pocket[r]] -= dv * (1 + v.spread[r]) + d_cost
         dev[t] += dv
-        gap -= dv
+        gap -= dv + d_cost
         x[r] = m.q[r]
         chain[r] = float(m.q[r])
         moves[0].update(v, r, float(x[r]), 1.0)
@@ -376,8 +390,8 @@ def _simulate_chain(
         pocket_slack = slack[v.pocket]
         best_score, best = np.inf, None
         for d, m in enumerate(moves):
-            local = np.abs(dev_p + m.dv) - abs_dev + m.d_cost
-            cash_term = np.abs(gap - m.dv) - abs(gap)
+            local = np.abs(dev_p + m.dv) - abs_dev + COST_WEIGHT * m.d_cost
+            cash_term = np.abs(gap - m.dv - m.d_cost) - abs(gap)
             delta = local + cash_term
             need = m.dv * (1 + v.spread) + m.d_cost
             # Every step must improve; patient steps must also shrink the cash imbalance.
@@ -411,7 +425,8 @@ def _cost_one(v: _Vectors, r: int, q: float) -> float:
 
 def separable_bound(problem: Problem) -> float:
     """A lower bound on the objective that knows shares are whole: each ticker on its own,
-    at its cheapest fee rate, ignoring cash (whose term is >= 0)."""
+    at its cheapest fee rate, ignoring cash (whose term is >= 0; costs count at least
+    COST_WEIGHT times their linear fees)."""
     p = problem
     total = 0.0
     step = p.step
@@ -421,7 +436,7 @@ def separable_bound(problem: Problem) -> float:
         value = float(p.unit[members] @ p.held[members])
         lo = float(p.lo[members].sum())
         hi = float(p.hi[members].sum())
-        rate = float(np.min(p.fee_rate[members]))
+        rate = COST_WEIGHT * float(np.min(p.fee_rate[members]))
         target = float(p.target_value[k])
         ideal = (target - value) / unit
         candidates = {0.0, lo, hi}

@@ -2,12 +2,14 @@
 
 The objective (in base currency; divide by the total for weight units) is
 
-    sum_k |v_k - T_k|  +  |sum_k (T_k - v_k)|  +  costs
+    sum_k |v_k - T_k|  +  |sum_k (T_k - v_k) - K|  +  COST_WEIGHT * K
 
 where ``v_k`` is ticker k's value after trading at today's prices, ``T_k`` its target value on
-the pre-trade total, the middle term is cash's distance from its target, and costs are fees,
-taxes and FX spread. Costs count once more on top of what they take out of cash, so that a
-plan never burns money on trades that do not bring the portfolio closer to its targets.
+the pre-trade total, ``K`` the costs (fees, taxes, FX spread) and the middle term cash's
+distance from its target after paying them. The first two terms are the drift (to first order
+in K/total); the last counts costs once more, so that a plan never burns money on trades that
+do not bring the portfolio closer to its targets (paying fees out of surplus cash would
+otherwise look like progress).
 
 Changing one position's trade touches one ticker, one account and the cost total, so a move is
 evaluated in time independent of the portfolio's size.
@@ -21,6 +23,10 @@ import numpy as np
 
 from xlrebalance.planner.costs import CASH_TOLERANCE, settle, trade_fee, trade_tax
 from xlrebalance.planner.problem import FloatArray, Problem, min_trade_quantity
+
+COST_WEIGHT = 1.001
+"""Costs' weight on top of their effect on cash; above 1 so that a trade that only moves
+surplus cash into fees is strictly worse, not a tie."""
 
 
 @dataclass(frozen=True)
@@ -63,13 +69,15 @@ class TradeState:
         self.shortfall = [0.0] * len(p.accounts)
         self._caps = [(c.cap, set(c.members.tolist())) for c in p.caps if c.enforce]
         self.cap_names = [c.name for c in p.caps if c.enforce]
-        self._cap_of_position: list[list[int]] = [[] for _ in range(n)]
-        for g, (_, members) in enumerate(self._caps):
-            for i in members:
-                self._cap_of_position[i].append(g)
         self.cap_value = [
             sum(self._unit[i] * p.held[i] for i in members) for _, members in self._caps
         ]
+        self.cap_started_above = [
+            value > cap * p.total + CASH_TOLERANCE
+            for (cap, _), value in zip(self._caps, self.cap_value, strict=True)
+        ]
+        self.dropped_caps: list[str] = []
+        self._index_caps()
         for a in range(len(p.accounts)):
             self._resettle(a)
         if trades is not None:
@@ -83,8 +91,14 @@ class TradeState:
         return self.trade_costs + sum(self.spread)
 
     @property
+    def cash_gap(self) -> float:
+        """Cash's distance below its target after costs (negative: above target)."""
+        return float(self.gap - self.costs)
+
+    @property
     def objective(self) -> float:
-        return float(self.deviation + abs(self.gap) + self.costs)
+        costs = self.costs
+        return float(self.deviation + abs(self.gap - costs) + COST_WEIGHT * costs)
 
     def account_feasible(self) -> bool:
         return all(self.feasible)
@@ -112,6 +126,19 @@ class TradeState:
     def infeasibility(self) -> float:
         """Cash missing over all accounts plus value above all caps (0 when feasible)."""
         return sum(self.shortfall) + sum(self.cap_violation(g) for g in range(len(self._caps)))
+
+    def _index_caps(self) -> None:
+        self._cap_of_position: list[list[int]] = [[] for _ in range(self.problem.size)]
+        for g, (_, members) in enumerate(self._caps):
+            for i in members:
+                self._cap_of_position[i].append(g)
+
+    def drop_cap(self, g: int) -> None:
+        """Stop enforcing cap ``g`` (a group that was above it and that no affordable sale can
+        bring under it); the plan then says so instead of failing."""
+        self.dropped_caps.append(self.cap_names.pop(g))
+        del self._caps[g], self.cap_value[g], self.cap_started_above[g]
+        self._index_caps()
 
     def cap_members(self, g: int) -> set[int]:
         return self._caps[g][1]
@@ -148,7 +175,6 @@ class TradeState:
         k = self._ticker[i]
         dv = (q - old) * unit
         v, t = self.value[k], self.target[k]
-        delta = abs(v + dv - t) - abs(v - t) + abs(self.gap - dv) - abs(self.gap)
         new_cost = self._costs_of(i, q)
         d_cost_native = new_cost - self.cost_native[i]
         d_cost = d_cost_native * self._rate_of_position[i]
@@ -158,7 +184,11 @@ class TradeState:
         p = self.problem
         result = settle(balances, self._rates, p.base, p.auto_fx, p.fx_spread)
         d_spread = result.spread_cost - self.spread[a]
-        delta += d_cost + d_spread
+        d_all = d_cost + d_spread
+        gap = self.cash_gap
+        delta = (
+            abs(v + dv - t) - abs(v - t) + abs(gap - dv - d_all) - abs(gap) + COST_WEIGHT * d_all
+        )
         ok = result.feasible or result.shortfall <= self.shortfall[a] - CASH_TOLERANCE
         if ok and self._caps:
             costs = self.costs + d_cost + d_spread
