@@ -225,18 +225,25 @@ def test_second_refresh_in_place_keeps_one_backup_and_appends_history(book_copy:
 def test_bad_input_names_sheet_and_cell_and_leaves_file_unchanged(
     book_copy: Path, cell: str, value: object, message: str, tmp_path: Path
 ) -> None:
-    wb = load_workbook(book_copy, keep_vba=True)
-    wb["Holdings"][cell] = value
-    save_workbook(wb, book_copy, backup=False)
-    before = book_copy.read_bytes()
+    stderr = _refresh_fails_leaving_file_alone(book_copy, "Holdings", cell, value)
+    assert message in stderr
+    assert not book_copy.with_name(book_copy.name + ".bak").exists()
+
+
+def _refresh_fails_leaving_file_alone(book: Path, sheet: str, cell: str, value: object) -> str:
+    """Put ``value`` in ``sheet!cell``, run a headless refresh; it must fail (exit 2) and
+    leave the file byte for byte. Returns what it printed on stderr."""
+    wb = load_workbook(book, keep_vba=True)
+    wb[sheet][cell] = value
+    save_workbook(wb, book, backup=False)
+    before = book.read_bytes()
     result = subprocess.run(
-        [sys.executable, "-m", "xlrebalance", "refresh", str(book_copy), "--offline"],
+        [sys.executable, "-m", "xlrebalance", "refresh", str(book), "--offline"],
         capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 2
-    assert message in result.stderr
-    assert book_copy.read_bytes() == before
-    assert not book_copy.with_name(book_copy.name + ".bak").exists()
+    assert book.read_bytes() == before
+    return result.stderr
 
 
 def test_bad_setting_names_its_cell(book_copy: Path) -> None:
@@ -319,14 +326,5 @@ def test_caller_entry_points_need_excel() -> None:
 def test_planner_errors_are_named_by_cell_too(book_copy: Path) -> None:
     # Withdrawing more than the whole book is found by the planner, which names the field
     # (settings.contribution.KRW); the refresh reports the Settings cell instead.
-    wb = load_workbook(book_copy, keep_vba=True)
-    wb["Settings"]["C7"] = -(10**12)
-    save_workbook(wb, book_copy, backup=False)
-    before = book_copy.read_bytes()
-    result = subprocess.run(
-        [sys.executable, "-m", "xlrebalance", "refresh", str(book_copy), "--offline"],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    assert result.returncode == 2
-    assert "Settings!C7: a withdrawal of" in result.stderr, result.stderr
-    assert book_copy.read_bytes() == before
+    stderr = _refresh_fails_leaving_file_alone(book_copy, "Settings", "C7", -(10**12))
+    assert "Settings!C7: a withdrawal of" in stderr, stderr
