@@ -1,0 +1,44 @@
+"""The MILP (formulation.py) and the evaluator (state.py) are two encodings of one problem.
+
+HiGHS searches the first, the local search the second, and the benchmark's reference MILP is
+the first again; if they disagreed, a plan could be "optimal" for rules the user does not
+have. For every plan the planner makes on a generated portfolio, the matching MILP column
+vector must satisfy every row and bound, and its objective must be the evaluator's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from hypothesis import HealthCheck, assume, given, settings
+from test_planner_properties import portfolios
+
+from xlrebalance.document import portfolio_from_dict
+from xlrebalance.errors import InfeasibleError, PortfolioError
+from xlrebalance.planner import PlannerOptions, plan_trades
+from xlrebalance.planner.formulation import formulate
+from xlrebalance.planner.problem import build_problem
+
+
+@settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(portfolios())
+def test_the_milp_agrees_with_the_evaluator_on_every_plan(doc: dict[str, Any]) -> None:
+    try:
+        problem = build_problem(portfolio_from_dict(doc))
+        result = plan_trades(problem, PlannerOptions(exact=False), 1.0)
+    except (InfeasibleError, PortfolioError):
+        assume(False)
+        raise
+    form = formulate(problem)
+    x = form.solution_for(problem, result.trades)
+    scale = problem.total
+    tol = 1e-7 * scale + 1e-6
+    assert np.all(x >= form.col_lower - 1e-9)
+    assert np.all(x <= form.col_upper + 1e-9)
+    rows = form.matrix @ x
+    assert np.all(rows >= form.row_lower - tol), np.flatnonzero(rows < form.row_lower - tol)
+    assert np.all(rows <= form.row_upper + tol), np.flatnonzero(rows > form.row_upper + tol)
+    assert abs(float(form.cost @ x) - result.state.objective) <= tol
+    # And the trades read back from the vector are the plan's.
+    assert np.allclose(form.trades(x), result.trades)
