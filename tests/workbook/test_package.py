@@ -214,7 +214,8 @@ def test_orders_hint_says_when_and_how_orders_were_computed(
          "--example", "seed"],
         check=True, capture_output=True,
     )  # fmt: skip
-    assert "xlrebalance refresh rebalance.xlsm" in str(load_workbook(path)["Orders"]["A3"].value)
+    # Before any compute, the hint names this very workbook.
+    assert f"xlrebalance refresh {lang}.xlsm" in str(load_workbook(path)["Orders"]["A3"].value)
     result = _refresh(str(path))
     assert result.returncode == 0, result.stderr
     hint = str(load_workbook(path)["Orders"]["A3"].value)

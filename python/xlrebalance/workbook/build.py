@@ -115,7 +115,7 @@ def build_workbook(
     settings_rows = _settings(sheets[SETTINGS_SHEET], portfolio, lang)
     for item in defined_names(settings_rows):
         workbook.defined_names[item.name] = XlDefinedName(item.name, attr_text=item.formula)
-    _orders(sheets[ORDERS_SHEET], lang)
+    _orders(sheets[ORDERS_SHEET], lang, path.name)
     _history(sheets[HISTORY_SHEET], lang)
     _dashboard(sheets[DASHBOARD_SHEET], sheets, portfolio, lang)
     conf = sheets[CONF_SHEET]
@@ -342,7 +342,7 @@ def _settings(ws: Worksheet, portfolio: Portfolio | None, lang: Lang) -> dict[st
     return rows
 
 
-def _orders(ws: Worksheet, lang: Lang) -> None:
+def _orders(ws: Worksheet, lang: Lang, file_name: str) -> None:
     _title(ws, sheet_title(ORDERS_SHEET, lang), None)
     row, column = WARNING_CELL
     banner = f"{get_column_letter(column)}{row}"
@@ -354,9 +354,9 @@ def _orders(ws: Worksheet, lang: Lang) -> None:
     ws.cell(
         row=ORDERS_HEADER_ROW - 1,
         column=1,
-        value="Press Compute orders (Rebalance tab), or run: xlrebalance refresh rebalance.xlsm"
+        value=f"Press Compute orders (Rebalance tab), or run: xlrebalance refresh {file_name}"
         if lang == "en"
-        else "리밸런싱 탭의 '주문 계산'을 누르거나: xlrebalance refresh rebalance.xlsm",
+        else f"리밸런싱 탭의 '주문 계산'을 누르거나: xlrebalance refresh {file_name}",
     ).font = HINT_FONT
     _header(ws, ORDERS_HEADER_ROW, ORDER_COLUMNS, lang)
     ws.column_dimensions["M"].width = 3
