@@ -103,13 +103,6 @@ class TradeState:
     def account_feasible(self) -> bool:
         return all(self.feasible)
 
-    def caps_ok(self, extra_cost: float = 0.0) -> bool:
-        total, costs = self.problem.total, self.costs + extra_cost
-        return all(
-            value + cap * costs <= cap * total + CASH_TOLERANCE
-            for (cap, _), value in zip(self._caps, self.cap_value, strict=True)
-        )
-
     def violated_caps(self) -> list[int]:
         total, costs = self.problem.total, self.costs
         return [
@@ -144,7 +137,7 @@ class TradeState:
         return self._caps[g][1]
 
     def is_feasible(self) -> bool:
-        return self.account_feasible() and self.caps_ok()
+        return self.account_feasible() and not self.violated_caps()
 
     def _resettle(self, a: int) -> None:
         p = self.problem
