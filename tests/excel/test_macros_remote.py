@@ -13,9 +13,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from excel_data import PRICES, ROOT, quote
 from remote import apply, book_json
 
-from conftest import PRICES, ROOT, quote
 from xlrebalance import macros
 from xlrebalance.quotes import Sources
 from xlrebalance.quotes.fake import FakeSource

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from conftest import PRICES
+from excel_data import PRICES
+
 from xlrebalance.quotes import QuoteCache, Sources
 from xlrebalance.quotes.engine import Want
 from xlrebalance.quotes.fake import FakeSource

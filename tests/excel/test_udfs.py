@@ -8,8 +8,8 @@ from dataclasses import replace
 from types import ModuleType
 
 import pytest
+from excel_data import PRICES
 
-from conftest import PRICES
 from xlrebalance import worksheet
 from xlrebalance.document import portfolio_from_dict
 from xlrebalance.planner import plan

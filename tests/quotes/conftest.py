@@ -1,20 +1,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from quotes_fakes import FakeKrx, FakeYahoo
+from quotes_fakes import FAST_RETRY, WEEKEND, FakeKrx, FakeYahoo
 
 from xlrebalance.quotes import QuoteCache, Sources
 from xlrebalance.quotes.krx import Credentials, KrxSource
-from xlrebalance.quotes.net import RetryPolicy
 from xlrebalance.quotes.yahoo import YahooSource
 
-# Saturday 2026-03-07 12:00 UTC: both markets closed, Friday's closes are the latest prices.
-WEEKEND = datetime(2026, 3, 7, 12, 0, tzinfo=UTC)
-FAST_RETRY = RetryPolicy(attempts=3, backoff=0.01, max_delay=0.05, budget=5.0)
+# Shared constants live in quotes_fakes (a uniquely named module): "from conftest import"
+# would pick whichever conftest pytest imported first when several folders are collected.
 
 
 @pytest.fixture(scope="session", autouse=True)

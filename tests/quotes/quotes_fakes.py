@@ -17,10 +17,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from xlrebalance.quotes.net import RetryPolicy
+
+# Saturday 2026-03-07 12:00 UTC: both markets closed, Friday's closes are the latest prices.
+WEEKEND = datetime(2026, 3, 7, 12, 0, tzinfo=UTC)
+FAST_RETRY = RetryPolicy(attempts=3, backoff=0.01, max_delay=0.05, budget=5.0)
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "quotes"
 

@@ -8,9 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
-from quotes_fakes import FakeYahoo
+from quotes_fakes import FAST_RETRY, FakeYahoo
 
-from conftest import FAST_RETRY
 from xlrebalance.cli import main
 from xlrebalance.quotes.command import ProgressBar
 from xlrebalance.quotes.yahoo import YahooSource

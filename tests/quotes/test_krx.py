@@ -7,9 +7,8 @@ import sys
 from datetime import UTC, datetime
 
 import pytest
-from quotes_fakes import FakeKrx
+from quotes_fakes import FAST_RETRY, WEEKEND, FakeKrx
 
-from conftest import FAST_RETRY, WEEKEND
 from xlrebalance.quotes import QuoteCache, QuoteStatus, Sources, quote
 from xlrebalance.quotes.krx import (
     NO_CREDENTIALS,

@@ -7,9 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from quotes_fakes import FakeKrx, FakeYahoo
+from quotes_fakes import WEEKEND, FakeKrx, FakeYahoo
 
-from conftest import WEEKEND
 from xlrebalance.document import portfolio_from_dict
 from xlrebalance.errors import PortfolioError
 from xlrebalance.model import Portfolio, validate
