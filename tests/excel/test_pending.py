@@ -40,8 +40,10 @@ def test_background_thread_waits_for_quiet_then_tells_waiters(tmp_path: Path) ->
         done.set()
 
     with QuoteCache(tmp_path) as cache:
+        # The quiet period must outlast the gap between the two requests even on a loaded
+        # machine, or the batch splits in two (0.05 s leaves little room for a descheduled thread).
         queue = PendingQuotes(
-            cache=cache, sources=Sources(yahoo=yahoo), on_ready=on_ready, quiet=0.05
+            cache=cache, sources=Sources(yahoo=yahoo), on_ready=on_ready, quiet=0.5
         )
         try:
             queue.request([Want("AAPL", "US")], waiter="A1")
