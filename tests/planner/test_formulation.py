@@ -18,7 +18,9 @@ from xlrebalance.document import portfolio_from_dict
 from xlrebalance.errors import InfeasibleError, PortfolioError
 from xlrebalance.planner import PlannerOptions, plan_trades
 from xlrebalance.planner.formulation import formulate
+from xlrebalance.planner.highs import solve_exact
 from xlrebalance.planner.problem import build_problem
+from xlrebalance.planner.search import integer_bound
 
 
 @settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
@@ -42,3 +44,24 @@ def test_the_milp_agrees_with_the_evaluator_on_every_plan(doc: dict[str, Any]) -
     assert abs(float(form.cost @ x) - result.state.objective) <= tol
     # And the trades read back from the vector are the plan's.
     assert np.allclose(form.trades(x), result.trades)
+
+
+@settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(portfolios())
+def test_the_integer_bound_never_exceeds_a_proven_optimum(doc: dict[str, Any]) -> None:
+    # The bound the solver status and gap rest on: if it ever rose above the true optimum, a
+    # plan could be called optimal when it is not.
+    try:
+        problem = build_problem(portfolio_from_dict(doc))
+        result = plan_trades(problem, PlannerOptions(exact=False), 1.0)
+    except (InfeasibleError, PortfolioError):
+        assume(False)
+        raise
+    bound = integer_bound(problem)
+    tol = 1e-7 * problem.total + 1e-6
+    assert bound <= result.state.objective + tol
+    form = formulate(problem)
+    warm = form.solution_for(problem, result.trades)
+    exact = solve_exact(form, warm, node_limit=20_000, time_limit=20.0, abs_gap=1e-9)
+    if exact.proven:
+        assert bound <= exact.objective + tol

@@ -31,7 +31,7 @@ from xlrebalance.planner.drift import drift, weights
 from xlrebalance.planner.formulation import formulate
 from xlrebalance.planner.highs import solve_exact, solve_relaxation
 from xlrebalance.planner.problem import FloatArray, Problem, build_problem
-from xlrebalance.planner.search import improve, repair, round_trades, separable_bound
+from xlrebalance.planner.search import improve, integer_bound, repair, round_trades
 from xlrebalance.planner.state import TradeState
 
 __all__ = ["PlannerOptions", "assemble_plan", "plan", "plan_trades"]
@@ -77,7 +77,7 @@ def plan_trades(problem: Problem, options: PlannerOptions, time_limit: float) ->
         state = TradeState(problem)
         repair(state)
     improve(state, started + options.search_seconds)
-    bound = max(lp.bound, separable_bound(problem))
+    bound = max(lp.bound, integer_bound(problem))
     scale = problem.total
     status = SolverStatus.HEURISTIC
     if state.objective - bound <= OPTIMALITY_TOLERANCE * scale:

@@ -423,24 +423,37 @@ def _cost_one(v: _Vectors, r: int, q: float) -> float:
     return fee + float(v.tax[r]) * max(-q, 0.0)
 
 
-def separable_bound(problem: Problem) -> float:
-    """A lower bound on the objective that knows shares are whole: each ticker on its own,
-    at its cheapest fee rate, ignoring cash (whose term is >= 0; costs count at least
-    COST_WEIGHT times their linear fees)."""
+def integer_bound(problem: Problem, multipliers: int = 41) -> float:
+    """A lower bound on the objective that knows shares are whole and that cash couples
+    the tickers (a Lagrangian bound; account cash limits are relaxed).
+
+    For any ``lam`` in [-1, 1], ``|cash gap| >= lam * cash gap`` and the gap is
+    ``gap0 - sum_k u_k q_k - K``, so the objective is at least
+    ``lam * gap0 + sum_k min_q (|d_k + u_k q| - lam * u_k q + (W - lam) * fee_k * u_k |q|)``,
+    with each ticker's minimum over whole shares taken on its own (the function is convex in
+    ``q``: the minimum sits next to a breakpoint or a bound). ``lam = 0`` is the plain
+    per-ticker bound; the best ``lam`` on a grid is returned."""
     p = problem
-    total = 0.0
+    k = len(p.tickers)
     step = p.step
-    for k in range(len(p.tickers)):
-        members = np.flatnonzero(p.ticker == k)
-        unit = float(p.unit[members[0]])
-        value = float(p.unit[members] @ p.held[members])
-        lo = float(p.lo[members].sum())
-        hi = float(p.hi[members].sum())
-        rate = COST_WEIGHT * float(np.min(p.fee_rate[members]))
-        target = float(p.target_value[k])
-        ideal = (target - value) / unit
-        candidates = {0.0, lo, hi}
-        for c in (math.floor(ideal / step) * step, math.ceil(ideal / step) * step):
-            candidates.add(min(max(c, lo), hi))
-        total += min(abs(value + q * unit - target) + rate * unit * abs(q) for q in candidates)
-    return total
+    value = np.bincount(p.ticker, weights=p.unit * p.held, minlength=k)
+    lo = np.bincount(p.ticker, weights=p.lo, minlength=k)
+    hi = np.bincount(p.ticker, weights=p.hi, minlength=k)
+    unit = np.zeros(k)
+    unit[p.ticker] = p.unit  # one price per ticker (validated)
+    fee = np.full(k, np.inf)
+    np.minimum.at(fee, p.ticker, p.fee_rate)
+    dev = value - p.target_value
+    ideal = -dev / unit / step
+    candidates = np.stack(
+        [np.floor(ideal) * step, np.ceil(ideal) * step, np.zeros(k), lo, hi], axis=1
+    )
+    q = np.clip(candidates, lo[:, None], hi[:, None])
+    gap0 = float(p.target_value.sum() - value.sum())
+    best = -np.inf
+    for lam in np.linspace(-1.0, 1.0, multipliers):
+        move = unit[:, None] * q
+        f = np.abs(dev[:, None] + move) - lam * move
+        f += (COST_WEIGHT - lam) * fee[:, None] * np.abs(move)
+        best = max(best, float(lam * gap0 + f.min(axis=1).sum()))
+    return best
