@@ -64,4 +64,7 @@ def test_the_integer_bound_never_exceeds_a_proven_optimum(doc: dict[str, Any]) -
     warm = form.solution_for(problem, result.trades)
     exact = solve_exact(form, warm, node_limit=20_000, time_limit=20.0, abs_gap=1e-9)
     if exact.proven:
-        assert bound <= exact.objective + tol
+        # With fractional shares the MILP's quantities are continuous while plans (and the
+        # bound) use 1e-6 steps, so its optimum may sit up to a step per ticker lower.
+        slack = float(problem.step * problem.unit.sum()) if problem.fractional else 0.0
+        assert bound <= exact.objective + tol + slack
