@@ -16,22 +16,27 @@ from test_planner_properties import portfolios
 
 from xlrebalance.document import portfolio_from_dict
 from xlrebalance.errors import InfeasibleError, PortfolioError
-from xlrebalance.planner import PlannerOptions, plan_trades
+from xlrebalance.planner import PlannerOptions, TradeResult, plan_trades
 from xlrebalance.planner.formulation import formulate
 from xlrebalance.planner.highs import solve_exact
-from xlrebalance.planner.problem import build_problem
+from xlrebalance.planner.problem import Problem, build_problem
 from xlrebalance.planner.search import integer_bound
+
+
+def _heuristic_plan(doc: dict[str, Any]) -> tuple[Problem, TradeResult]:
+    """The flattened problem and the local search's plan; infeasible examples are skipped."""
+    try:
+        problem = build_problem(portfolio_from_dict(doc))
+        return problem, plan_trades(problem, PlannerOptions(exact=False), 1.0)
+    except (InfeasibleError, PortfolioError):
+        assume(False)
+        raise
 
 
 @settings(deadline=None, max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 @given(portfolios())
 def test_the_milp_agrees_with_the_evaluator_on_every_plan(doc: dict[str, Any]) -> None:
-    try:
-        problem = build_problem(portfolio_from_dict(doc))
-        result = plan_trades(problem, PlannerOptions(exact=False), 1.0)
-    except (InfeasibleError, PortfolioError):
-        assume(False)
-        raise
+    problem, result = _heuristic_plan(doc)
     form = formulate(problem)
     x = form.solution_for(problem, result.trades)
     scale = problem.total
@@ -51,12 +56,7 @@ def test_the_milp_agrees_with_the_evaluator_on_every_plan(doc: dict[str, Any]) -
 def test_the_integer_bound_never_exceeds_a_proven_optimum(doc: dict[str, Any]) -> None:
     # The bound the solver status and gap rest on: if it ever rose above the true optimum, a
     # plan could be called optimal when it is not.
-    try:
-        problem = build_problem(portfolio_from_dict(doc))
-        result = plan_trades(problem, PlannerOptions(exact=False), 1.0)
-    except (InfeasibleError, PortfolioError):
-        assume(False)
-        raise
+    problem, result = _heuristic_plan(doc)
     bound = integer_bound(problem)
     tol = 1e-7 * problem.total + 1e-6
     assert bound <= result.state.objective + tol

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from xlrebalance.planner.costs import settle
 from xlrebalance.planner.problem import FloatArray, IntArray, Problem
 from xlrebalance.planner.state import COST_WEIGHT, TradeState
 
@@ -54,8 +55,6 @@ class Formulation:
         yin_start = 2 * n + k + 1
         pairs = _fx_pairs(problem)
         for a, account_balances in enumerate(state.balances):
-            from xlrebalance.planner.costs import settle
-
             result = settle(
                 account_balances,
                 problem.rate.tolist(),
