@@ -283,10 +283,7 @@ def _compound_moves(
     for _ in range(MAX_ROUNDS):
         if time.perf_counter() > deadline or budget[0] <= 0:
             break
-        x0 = np.array([state.x[i] for i in movable])
-        dev0 = np.array(state.value) - np.array(state.target)
-        slack0 = _pocket_slack(state)
-        moves = (_StepMoves.of(v, x0, 1.0), _StepMoves.of(v, x0, -1.0))
+        x0, dev0, slack0, moves = _snapshot(state, v)
         kicks: list[tuple[float, int, int]] = []
         for d, m in enumerate(moves):
             local = np.abs(dev0[v.tick] + m.dv) - np.abs(dev0[v.tick]) + COST_WEIGHT * m.d_cost
@@ -308,14 +305,21 @@ def _compound_moves(
                     continue
                 improved = changed = True
                 touched.update(int(v.tick[c]) for c, _ in chain)
-                x0 = np.array([state.x[i] for i in movable])
-                dev0 = np.array(state.value) - np.array(state.target)
-                slack0 = _pocket_slack(state)
-                moves = (_StepMoves.of(v, x0, 1.0), _StepMoves.of(v, x0, -1.0))
+                x0, dev0, slack0, moves = _snapshot(state, v)
                 break
         if not improved:
             break
     return changed
+
+
+def _snapshot(
+    state: TradeState, v: _Vectors
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[_StepMoves, _StepMoves]]:
+    """Trades, ticker deviations, pocket cash and next steps that chains start from."""
+    x = np.array([state.x[i] for i in v.idx.tolist()])
+    dev = np.array(state.value) - np.array(state.target)
+    moves = (_StepMoves.of(v, x, 1.0), _StepMoves.of(v, x, -1.0))
+    return x, dev, _pocket_slack(state), moves
 
 
 def _keep_if_better(
