@@ -6,6 +6,11 @@ machine; a wall-clock limit stays as a safety net only.
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import highspy
@@ -47,8 +52,47 @@ def _model(form: Formulation, *, relax: bool) -> highspy.HighsLp:
     return lp
 
 
+_FD_LOCK = threading.Lock()
+
+
+@contextmanager
+def _stdout_silenced() -> Iterator[None]:
+    """Point file descriptor 1 at the null device for the duration.
+
+    highspy 1.16 prints a banner from C++ to fd 1 when the first ``Highs()`` is made, before
+    ``output_flag`` can be set; ``sys.stdout`` redirection cannot see it. Our stdout is the
+    documented output (``--json``), so the banner goes nowhere. Where fd 1 cannot be duplicated
+    (no console, as under pythonw), there is nothing to protect.
+    """
+    with _FD_LOCK:
+        saved = _dup_stdout()
+        if saved is None:
+            yield
+            return
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, 1)
+            finally:
+                os.close(devnull)
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+
+
+def _dup_stdout() -> int | None:
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+        return os.dup(1)
+    except (OSError, ValueError):
+        return None
+
+
 def _solver() -> highspy.Highs:
-    h = highspy.Highs()  # type: ignore[no-untyped-call]
+    with _stdout_silenced():
+        h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
     h.setOptionValue("threads", 1)
     h.setOptionValue("random_seed", 0)
