@@ -20,7 +20,7 @@ from scipy import sparse
 
 from xlrebalance.planner.costs import settle
 from xlrebalance.planner.problem import FloatArray, IntArray, Problem
-from xlrebalance.planner.state import COST_WEIGHT, TradeState
+from xlrebalance.planner.state import COST_WEIGHT, TURNOVER_WEIGHT, TradeState
 
 
 @dataclass(frozen=True)
@@ -143,6 +143,9 @@ def formulate(problem: Problem, *, relax: bool = False) -> Formulation:
     for j, i in enumerate(fee_positions.tolist()):
         k_cost[f0 + j] = rate_i[i]
     cost = COST_WEIGHT * k_cost
+    # The tie-break: turnover, in base currency.
+    cost[b0 : b0 + n] += TURNOVER_WEIGHT * p.unit
+    cost[s0 : s0 + n] += TURNOVER_WEIGHT * p.unit
     cost[e0 : e0 + k] = 1.0
     cost[g0] = 1.0
     col_upper[z0:f0] = 1.0

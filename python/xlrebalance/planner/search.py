@@ -18,7 +18,7 @@ import numpy as np
 from xlrebalance.errors import InfeasibleError
 from xlrebalance.planner.costs import CASH_TOLERANCE
 from xlrebalance.planner.problem import FloatArray, Problem
-from xlrebalance.planner.state import COST_WEIGHT, TradeState
+from xlrebalance.planner.state import COST_WEIGHT, TURNOVER_WEIGHT, TradeState
 
 IMPROVE_EPS = 1e-9
 MAX_ROUNDS = 200
@@ -158,6 +158,7 @@ def _single_moves(state: TradeState, v: _Vectors, eps: float, deadline: float) -
                 + np.abs(gap - dv - d_cost)
                 - abs(gap)
                 + COST_WEIGHT * d_cost
+                + v.tie * (np.abs(q) - np.abs(x))
             )
             for r in np.flatnonzero((delta < -eps) & (q != x)).tolist():
                 found.append((float(delta[r]), r, float(q[r])))
@@ -188,6 +189,7 @@ class _Vectors:
         self.fee_rate = p.fee_rate[idx] * self.unit
         self.fee_min = p.fee_min_native[idx] * rate
         self.tax = p.tax_rate[idx] * self.unit
+        self.tie = TURNOVER_WEIGHT * self.unit  # the tie-break's weight per share
         self.tick = p.ticker[idx]
         self.lo, self.hi = p.lo[idx], p.hi[idx]
         self.min_qty = np.array([state.min_qty[i] for i in movable])
@@ -234,16 +236,20 @@ class _StepMoves:
     q: np.ndarray
     dv: np.ndarray
     d_cost: np.ndarray
+    d_tie: np.ndarray  # change of the tie-break term
     ok: np.ndarray
 
     @classmethod
     def of(cls, v: _Vectors, x: np.ndarray, direction: float) -> _StepMoves:
         q = v.next_quantity(x, direction)
         ok = (q >= v.lo - 1e-12) & (q <= v.hi + 1e-12) & (q != x)
-        return cls(q, (q - x) * v.unit, v.cost(q) - v.cost(x), ok)
+        d_tie = v.tie * (np.abs(q) - np.abs(x))
+        return cls(q, (q - x) * v.unit, v.cost(q) - v.cost(x), d_tie, ok)
 
     def copy(self) -> _StepMoves:
-        return _StepMoves(self.q.copy(), self.dv.copy(), self.d_cost.copy(), self.ok.copy())
+        return _StepMoves(
+            self.q.copy(), self.dv.copy(), self.d_cost.copy(), self.d_tie.copy(), self.ok.copy()
+        )
 
     def update(self, v: _Vectors, r: int, x: float, direction: float) -> None:
         """Recompute entry ``r`` after position r moved to ``x``."""
@@ -258,6 +264,7 @@ class _StepMoves:
         self.q[r] = q
         self.dv[r] = (q - x) * v.unit[r]
         self.d_cost[r] = _cost_one(v, r, q) - _cost_one(v, r, x)
+        self.d_tie[r] = float(v.tie[r]) * (abs(q) - abs(x))
         self.ok[r] = v.lo[r] - 1e-12 <= q <= v.hi[r] + 1e-12 and q != x
 
 
@@ -286,7 +293,12 @@ def _compound_moves(
         x0, dev0, slack0, moves = _snapshot(state, v)
         kicks: list[tuple[float, int, int]] = []
         for d, m in enumerate(moves):
-            local = np.abs(dev0[v.tick] + m.dv) - np.abs(dev0[v.tick]) + COST_WEIGHT * m.d_cost
+            local = (
+                np.abs(dev0[v.tick] + m.dv)
+                - np.abs(dev0[v.tick])
+                + COST_WEIGHT * m.d_cost
+                + m.d_tie
+            )
             kicks.extend((float(local[r]), r, d) for r in np.flatnonzero(m.ok).tolist())
         kicks.sort()
         improved = False
@@ -378,6 +390,7 @@ def _simulate_chain(
             + abs(gap - dv - d_cost)
             - abs(gap)
             + COST_WEIGHT * d_cost
+            + float(m.d_tie[r])
         )
         slack[v.pocket[r]] -= dv * (1 + v.spread[r]) + d_cost
         dev[t] += dv
@@ -394,7 +407,7 @@ def _simulate_chain(
         pocket_slack = slack[v.pocket]
         best_score, best = np.inf, None
         for d, m in enumerate(moves):
-            local = np.abs(dev_p + m.dv) - abs_dev + COST_WEIGHT * m.d_cost
+            local = np.abs(dev_p + m.dv) - abs_dev + COST_WEIGHT * m.d_cost + m.d_tie
             cash_term = np.abs(gap - m.dv - m.d_cost) - abs(gap)
             delta = local + cash_term
             need = m.dv * (1 + v.spread) + m.d_cost
@@ -458,6 +471,6 @@ def integer_bound(problem: Problem, multipliers: int = 41) -> float:
     for lam in np.linspace(-1.0, 1.0, multipliers):
         move = unit[:, None] * q
         f = np.abs(dev[:, None] + move) - lam * move
-        f += (COST_WEIGHT - lam) * fee[:, None] * np.abs(move)
+        f += ((COST_WEIGHT - lam) * fee[:, None] + TURNOVER_WEIGHT) * np.abs(move)
         best = max(best, float(lam * gap0 + f.min(axis=1).sum()))
     return best

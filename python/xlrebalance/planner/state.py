@@ -28,6 +28,12 @@ COST_WEIGHT = 1.001
 """Costs' weight on top of their effect on cash; above 1 so that a trade that only moves
 surplus cash into fees is strictly worse, not a tie."""
 
+TURNOVER_WEIGHT = 1e-6
+"""Weight of the turnover (value traded, base currency) in the objective: the tie-break.
+Where drift and costs leave several plans equally good (zero or equal costs), the one that
+trades least wins, whatever the solver's version; small enough that it never trades more than
+2e-6 of the portfolio's drift for it, large enough for HiGHS's tolerances to see it."""
+
 
 @dataclass(frozen=True)
 class Move:
@@ -62,6 +68,7 @@ class TradeState:
         self.gap = sum(t - v for t, v in zip(self.target, self.value, strict=True))  # S
         self.deviation = sum(abs(v - t) for v, t in zip(self.value, self.target, strict=True))
         self.cost_native = [0.0] * n
+        self.turnover = 0.0  # value traded, base currency
         self.balances = [row[:] for row in p.cash_native.tolist()]
         self.trade_costs = 0.0  # fees and taxes, base currency
         self.spread = [0.0] * len(p.accounts)
@@ -98,7 +105,12 @@ class TradeState:
     @property
     def objective(self) -> float:
         costs = self.costs
-        return float(self.deviation + abs(self.gap - costs) + COST_WEIGHT * costs)
+        return float(
+            self.deviation
+            + abs(self.gap - costs)
+            + COST_WEIGHT * costs
+            + TURNOVER_WEIGHT * self.turnover
+        )
 
     def account_feasible(self) -> bool:
         return all(self.feasible)
@@ -180,7 +192,12 @@ class TradeState:
         d_all = d_cost + d_spread
         gap = self.cash_gap
         delta = (
-            abs(v + dv - t) - abs(v - t) + abs(gap - dv - d_all) - abs(gap) + COST_WEIGHT * d_all
+            abs(v + dv - t)
+            - abs(v - t)
+            + abs(gap - dv - d_all)
+            - abs(gap)
+            + COST_WEIGHT * d_all
+            + TURNOVER_WEIGHT * unit * (abs(q) - abs(old))
         )
         ok = result.feasible or result.shortfall <= self.shortfall[a] - CASH_TOLERANCE
         if ok and self._caps:
@@ -204,6 +221,7 @@ class TradeState:
         self.deviation += abs(v + dv - t) - abs(v - t)
         self.value[k] = v + dv
         self.gap -= dv
+        self.turnover += self._unit[i] * (abs(q) - abs(old))
         new_cost = self._costs_of(i, q)
         d_cost_native = new_cost - self.cost_native[i]
         self.cost_native[i] = new_cost
