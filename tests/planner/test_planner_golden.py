@@ -461,3 +461,52 @@ def test_plan_json_has_the_documented_keys() -> None:
     # Whole shares are written as JSON integers.
     assert all(isinstance(o["quantity"], int) for o in out["orders"])
     assert math.isclose(out["summary"]["value_before"], 1_000_000.0)
+
+
+# ---------------------------------------------------------------------------- cap rotation
+
+
+def test_rebalance_rotates_inside_a_group_above_its_cap() -> None:
+    # The seed's tech book in small: QQQ 50, XLK 10, TQQQ 40 (x 1000), Tech = {XLK, TQQQ}
+    # capped at 30% but at 50%, targets QQQ .6, XLK .3, TQQQ .1 (Tech's add up to 40%: the cap
+    # wins). With Tech at x + y <= 30000, |x - 30000| + |y - 10000| >= 10000, reached with
+    # y <= 10000 and x <= 30000; QQQ q and cash c with q + c = 70000 add |q - 60000| + c >=
+    # 10000. Drift 0.2 at best. Least turnover among those: keep TQQQ at 10 (sell 30), XLK to
+    # 20 (buy 10), QQQ to 60 (buy 10), 10000 cash left. Forbidding buys into the group (the
+    # old rule) leaves XLK at 10: drift 0.4.
+    doc = document(
+        [stock("QQQ", 50, 1000), stock("XLK", 10, 1000), stock("TQQQ", 40, 1000)],
+        {"QQQ": 0.6, "XLK": 0.3, "TQQQ": 0.1},
+        groups=[{"name": "Tech", "tickers": ["XLK", "TQQQ"], "max_weight": 0.3}],
+    )
+    out = run(doc)
+    assert orders_by_key(out) == {
+        ("a", "QQQ"): ("BUY", 10),
+        ("a", "XLK"): ("BUY", 10),
+        ("a", "TQQQ"): ("SELL", 30),
+    }
+    assert out["summary"]["drift_after"] == pytest.approx(0.2)
+    assert out["summary"]["solver"]["status"] == "optimal"
+    check_plan(doc, out)
+
+
+def test_unreachable_cap_allows_rotation_that_does_not_raise_the_group() -> None:
+    # L 40 locked (target .35), A 10 (target 0), B 0 (target .15), C 50 (target .5), x 1000;
+    # group {L, A, B} capped at 30% is at 50% and cannot get under it (L alone is 40%). It may
+    # not rise: selling A pays for B. Sell 10 A, buy 10 B: drift (5000 + 5000) / 100000 = 0.1
+    # (without the rotation, 10000 idle cash and B 15000 short: 0.3).
+    doc = document(
+        [
+            stock("L", 40, 1000, locked=True),
+            stock("A", 10, 1000),
+            stock("B", 0, 1000),
+            stock("C", 50, 1000),
+        ],
+        {"L": 0.35, "A": 0.0, "B": 0.15, "C": 0.5},
+        groups=[{"name": "G", "tickers": ["L", "A", "B"], "max_weight": 0.3}],
+    )
+    out = run(doc)
+    assert orders_by_key(out) == {("a", "A"): ("SELL", 10), ("a", "B"): ("BUY", 10)}
+    assert out["summary"]["drift_after"] == pytest.approx(0.1)
+    assert any("G is at 50.00%" in w and "may not rise" in w for w in out["warnings"])
+    check_plan(doc, out)

@@ -10,7 +10,7 @@ its gap) or ``heuristic`` (with its gap to the best lower bound). Gaps are in dr
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -41,6 +41,10 @@ OPTIMALITY_TOLERANCE = 1e-6
 portfolio: 40 KRW on a 40M KRW book). The gap is still reported as it is."""
 
 
+EXACT_SAFETY_SECONDS = 30.0
+"""Wall-clock safety net of the exact phase, which its node budget ends long before."""
+
+
 @dataclass(frozen=True)
 class PlannerOptions:
     """How hard to try. The defaults keep planning well under a second at 500 positions."""
@@ -57,11 +61,11 @@ class TradeResult:
     trades: FloatArray
     state: TradeState
     report: SolverReport
+    problem: Problem  # as solved: caps found unreachable on the way are marked so
 
 
-def plan_trades(problem: Problem, options: PlannerOptions, time_limit: float) -> TradeResult:
-    """Solve the flattened problem; the trade per position and how it was found."""
-    started = time.perf_counter()
+def _start(problem: Problem) -> tuple[TradeState, float]:
+    """The LP relaxation's plan, rounded and repaired, and the LP's bound."""
     relaxed = formulate(problem, relax=True)
     lp = solve_relaxation(relaxed)
     if lp.solution is not None:
@@ -76,19 +80,43 @@ def plan_trades(problem: Problem, options: PlannerOptions, time_limit: float) ->
         # repair only has to cover withdrawals, and its message then names the real cause.
         state = TradeState(problem)
         repair(state)
+    return state, lp.bound
+
+
+def _unreachable(problem: Problem, names: list[str]) -> Problem:
+    """``problem`` with the caps ``names`` marked unreachable (their groups may not rise)."""
+    caps = tuple(replace(c, reachable=False) if c.name in names else c for c in problem.caps)
+    warnings = tuple(
+        f"group {name} stays above its cap: no sale the account can pay for (fees, cash) "
+        "brings it under; its value may not rise"
+        for name in names
+    )
+    return replace(problem, caps=caps, warnings=problem.warnings + warnings)
+
+
+def plan_trades(problem: Problem, options: PlannerOptions, time_limit: float) -> TradeResult:
+    """Solve the flattened problem; the trade per position and how it was found."""
+    started = time.perf_counter()
+    state, lp_bound = _start(problem)
+    while state.relaxed_caps:
+        # Repair found a cap no affordable sale reaches: solve again with that rule, so that
+        # the relaxation, the bounds and the exact phase all see the rule the plan keeps.
+        problem = _unreachable(problem, state.relaxed_caps)
+        state, lp_bound = _start(problem)
     improve(state, started + options.search_seconds)
-    bound = max(lp.bound, integer_bound(problem))
+    bound = max(lp_bound, integer_bound(problem))
     scale = problem.total
     status = SolverStatus.HEURISTIC
     if state.objective - bound <= OPTIMALITY_TOLERANCE * scale:
         status = SolverStatus.OPTIMAL
     movable = int(np.count_nonzero((problem.lo < 0) | (problem.hi > 0)))
-    budget = time_limit - (time.perf_counter() - started)
+    # The exact phase ends at its node budget; the clock is only a far-away safety net (a
+    # loaded machine must get the same plan as an idle one).
+    budget = max(time_limit, EXACT_SAFETY_SECONDS)
     if (
         status is not SolverStatus.OPTIMAL
         and options.exact
         and movable <= options.exact_max_positions
-        and budget > 0
     ):
         form = formulate(problem)
         warm = form.solution_for(problem, state.trades())
@@ -121,7 +149,7 @@ def plan_trades(problem: Problem, options: PlannerOptions, time_limit: float) ->
         objective=state.objective / scale,
         bound=bound / scale,
     )
-    return TradeResult(state.trades(), state, report)
+    return TradeResult(state.trades(), state, report, problem)
 
 
 def plan(portfolio: Portfolio, options: PlannerOptions | None = None) -> Plan:
@@ -130,7 +158,7 @@ def plan(portfolio: Portfolio, options: PlannerOptions | None = None) -> Plan:
     problem = build_problem(portfolio)
     limit = options.time_limit if options.time_limit is not None else portfolio.settings.time_limit
     result = plan_trades(problem, options, limit)
-    return assemble_plan(portfolio, problem, result.state, result.report)
+    return assemble_plan(portfolio, result.problem, result.state, result.report)
 
 
 def assemble_plan(
@@ -223,8 +251,8 @@ def assemble_plan(
         warnings=p.warnings
         + tuple(
             f"group {name} stays above its cap: no sale the account can pay for "
-            "(fees, cash) brings it under"
-            for name in state.dropped_caps
+            "(fees, cash) brings it under; its value may not rise"
+            for name in state.relaxed_caps
         ),
     )
 

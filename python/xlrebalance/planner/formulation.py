@@ -5,10 +5,11 @@ bound, HiGHS solves it exactly (warm-started, under a budget), and the benchmark
 solver is scipy's ``milp`` on the very same matrices.
 
 Columns: buys ``b`` and sales ``s`` per position (shares), deviation ``e`` per ticker, cash
-deviation ``g``, FX conversions per account and foreign currency (base->foreign ``yin``,
-foreign->base ``yout``), and, where a minimum fee or minimum trade value needs it, a "trades"
-binary ``z`` and a fee ``f`` per position. Objective and constraints mirror
-:mod:`xlrebalance.planner.state` exactly.
+deviation ``g``, the cost total ``K``, FX conversions per account and foreign currency
+(base->foreign ``yin``, foreign->base ``yout``), and, where a minimum fee or minimum trade value
+needs it, a "trades" binary ``z`` and a fee ``f`` per position. Targets are on the value after
+costs, ``t_k (V - K)``, so every deviation row holds ``K`` (one column, not every cost).
+Objective and constraints mirror :mod:`xlrebalance.planner.state` exactly.
 """
 
 from __future__ import annotations
@@ -50,9 +51,10 @@ class Formulation:
         x[:n] = np.maximum(trades, 0.0)
         x[n : 2 * n] = np.maximum(-trades, 0.0)
         k = len(problem.tickers)
-        x[2 * n : 2 * n + k] = np.abs(np.array(state.value) - problem.target_value)
+        x[2 * n : 2 * n + k] = np.abs(state.deviations())
         x[2 * n + k] = abs(state.cash_gap)
-        yin_start = 2 * n + k + 1
+        x[2 * n + k + 1] = state.costs
+        yin_start = 2 * n + k + 2
         pairs = _fx_pairs(problem)
         for a, account_balances in enumerate(state.balances):
             result = settle(
@@ -87,15 +89,6 @@ def _fx_pairs(problem: Problem) -> list[tuple[int, int]]:
     ]
 
 
-def _merge(*parts: list[tuple[int, float]]) -> list[tuple[int, float]]:
-    """Coefficients of one row from several lists, summed per column."""
-    out: dict[int, float] = {}
-    for part in parts:
-        for col, value in part:
-            out[col] = out.get(col, 0.0) + value
-    return list(out.items())
-
-
 def formulate(problem: Problem, *, relax: bool = False) -> Formulation:
     """Build the MILP (``relax``: the LP without binaries, minimum fees or trade sizes)."""
     p = problem
@@ -116,7 +109,8 @@ def formulate(problem: Problem, *, relax: bool = False) -> Formulation:
 
     b0, s0, e0 = 0, n, 2 * n
     g0 = 2 * n + k
-    yin0 = g0 + 1
+    k0 = g0 + 1  # the cost total K
+    yin0 = k0 + 1
     yout0 = yin0 + m
     z0 = yout0 + m
     f0 = z0 + len(binaries)
@@ -142,12 +136,12 @@ def formulate(problem: Problem, *, relax: bool = False) -> Formulation:
         k_cost[yout0 + j] = p.fx_spread * p.rate[c]
     for j, i in enumerate(fee_positions.tolist()):
         k_cost[f0 + j] = rate_i[i]
-    cost = COST_WEIGHT * k_cost
     # The tie-break: turnover, in base currency.
-    cost[b0 : b0 + n] += TURNOVER_WEIGHT * p.unit
-    cost[s0 : s0 + n] += TURNOVER_WEIGHT * p.unit
+    cost[b0 : b0 + n] = TURNOVER_WEIGHT * p.unit
+    cost[s0 : s0 + n] = TURNOVER_WEIGHT * p.unit
     cost[e0 : e0 + k] = 1.0
     cost[g0] = 1.0
+    cost[k0] = COST_WEIGHT
     col_upper[z0:f0] = 1.0
     integrality[z0:f0] = 1
     cost_columns = [(col, float(k_cost[col])) for col in np.flatnonzero(k_cost).tolist()]
@@ -168,23 +162,30 @@ def formulate(problem: Problem, *, relax: bool = False) -> Formulation:
         lower.append(lo)
         upper.append(hi)
 
+    # K = every cost column's cost.
+    add_row([(k0, 1.0), *[(c, -v) for c, v in cost_columns]], 0.0, 0.0)
     value0 = np.bincount(p.ticker, weights=p.unit * p.held, minlength=k)
+    share = p.target_value / p.total
     members_of: list[list[int]] = [[] for _ in range(k)]
     for i, t in enumerate(p.ticker.tolist()):
         members_of[t].append(i)
     unit = p.unit.tolist()
     for t in range(k):
+        # e_t >= |value0 + trades - share (V - K)|
         trade = [(b0 + i, unit[i]) for i in members_of[t]] + [
             (s0 + i, -unit[i]) for i in members_of[t]
         ]
+        trade.append((k0, float(share[t])))
         d0 = float(value0[t] - p.target_value[t])
         add_row([(e0 + t, 1.0), *[(c, -v) for c, v in trade]], d0, np.inf)
         add_row([(e0 + t, 1.0), *trade], -d0, np.inf)
-    gap0 = float(p.target_value.sum() - value0.sum())
+    cash_share = 1.0 - p.cash_target_value / p.total
+    gap0 = float(cash_share * p.total - value0.sum())
     all_trades = [(b0 + i, unit[i]) for i in range(n)] + [(s0 + i, -unit[i]) for i in range(n)]
-    # g >= |gap0 - trades - K|: cash's distance from its target after costs.
-    add_row([(g0, 1.0), *_merge(all_trades, cost_columns)], gap0, np.inf)
-    add_row([(g0, 1.0), *[(c, -v) for c, v in _merge(all_trades, cost_columns)]], -gap0, np.inf)
+    all_trades.append((k0, cash_share))
+    # g >= |gap0 - trades - (1 - t_cash) K|: cash's distance from its target after costs.
+    add_row([(g0, 1.0), *all_trades], gap0, np.inf)
+    add_row([(g0, 1.0), *[(c, -v) for c, v in all_trades]], -gap0, np.inf)
 
     # Cash per account and currency never below zero, costs and conversions included.
     price = p.price_native.tolist()
@@ -210,16 +211,15 @@ def formulate(problem: Problem, *, relax: bool = False) -> Formulation:
                 add_row(entries, -float(p.cash_native[a, c]), np.inf)
 
     # Group caps: value + cap * (all costs) <= cap * total.
+    # An unreachable cap: the group's value may not rise (its trades sum to <= 0).
     for rule in p.caps:
-        if not rule.enforce:
-            continue
-        members = set(rule.members.tolist())
-        merged: dict[int, float] = {col: rule.cap * value for col, value in cost_columns}
-        for i in members:
-            merged[b0 + i] = merged.get(b0 + i, 0.0) + unit[i]
-            merged[s0 + i] = merged.get(s0 + i, 0.0) - unit[i]
-        group_value = float(p.unit[rule.members] @ p.held[rule.members])
-        add_row(list(merged.items()), -np.inf, rule.cap * p.total - group_value)
+        members = rule.members.tolist()
+        entries = [(b0 + i, unit[i]) for i in members] + [(s0 + i, -unit[i]) for i in members]
+        if rule.reachable:
+            entries.append((k0, rule.cap))
+            add_row(entries, -np.inf, rule.cap * p.total - rule.start_value)
+        else:
+            add_row(entries, -np.inf, 0.0)
 
     # Binaries: z = 1 when the position trades; minimum trade value and minimum fee.
     for j, i in enumerate(binaries.tolist()):

@@ -26,15 +26,19 @@ FRACTIONAL_DIGITS = 6
 
 @dataclass(frozen=True)
 class CapRule:
-    """A group cap: ``sum(value of members) + cap * costs <= cap * total`` when ``enforce``.
+    """A group cap: ``sum(value of members) + cap * costs <= cap * total`` when ``reachable``.
 
-    A group already above its cap that selling cannot bring under it (mode, locks, bands) is
-    not enforced; buying into it is forbidden instead, and the plan warns."""
+    Members may be bought and sold within it (sell TQQQ, buy XLK while the group comes down to
+    its cap). A group above its cap that no allowed plan can bring under it (mode, locks,
+    bands, fees) is ``reachable=False``: then its value may not rise, ``sum(value of members
+    after) <= start_value`` (buys only where sales in the group pay for them), and the plan
+    warns."""
 
     name: str
     members: IntArray  # position indices
     cap: float
-    enforce: bool
+    reachable: bool
+    start_value: float  # value of the members before trading, base currency
 
 
 @dataclass(frozen=True)
@@ -181,18 +185,17 @@ def build_problem(portfolio: Portfolio) -> Problem:
                 f"{g.max_weight:.2%}; the cap wins"
             )
         value = float(unit[members] @ held[members])
-        enforce = True
+        reachable = True
         if value > g.max_weight * total:
-            hi[members] = 0.0  # never buy into a group above its cap
             floor_value = float(unit[members] @ (held[members] + lo[members]))
             if floor_value > g.max_weight * total:
-                enforce = False
+                reachable = False
                 warnings.append(
                     f"group {g.name} is at {value / total:.2%}, above its cap "
                     f"{g.max_weight:.2%}, and cannot be brought under it "
-                    f"(mode {s.mode.value}, locked or in-band rows)"
+                    f"(mode {s.mode.value}, locked or in-band rows): it may not rise"
                 )
-        caps.append(CapRule(g.name, members.astype(np.int64), g.max_weight, enforce))
+        caps.append(CapRule(g.name, members.astype(np.int64), g.max_weight, reachable, value))
 
     return Problem(
         account=position_account,

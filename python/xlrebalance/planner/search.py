@@ -93,7 +93,7 @@ def repair(state: TradeState) -> None:
         if best is None:
             if bad_accounts or not state.cap_started_above[bad_caps[0]]:
                 break
-            state.drop_cap(bad_caps[0])
+            state.relax_cap(bad_caps[0])
             continue
         state.apply(best[1], best[2])
     if bad_accounts := [a for a, ok in enumerate(state.feasible) if not ok]:
@@ -135,8 +135,12 @@ def _single_moves(state: TradeState, v: _Vectors, eps: float, deadline: float) -
         if time.perf_counter() > deadline:
             break
         x = np.array([state.x[i] for i in movable])
-        dev = (np.array(state.value) - np.array(state.target))[v.tick]
+        dev = state.deviations()[v.tick]
         gap = state.cash_gap
+        # Costs move every target (t_k K); to first order the other tickers' terms change by
+        # their slope times the change in K (screening only: moves are checked exactly).
+        others = state.slope - v.share * np.where(dev >= 0, 1.0, -1.0)
+        c1 = state.cash_share
         shift = -dev / v.unit / v.step
         options = [
             v.next_quantity(x, 1.0),
@@ -153,9 +157,10 @@ def _single_moves(state: TradeState, v: _Vectors, eps: float, deadline: float) -
             dv = (q - x) * v.unit
             d_cost = v.cost(q) - base_cost
             delta = (
-                np.abs(dev + dv)
+                np.abs(dev + dv + v.share * d_cost)
                 - np.abs(dev)
-                + np.abs(gap - dv - d_cost)
+                + others * d_cost
+                + np.abs(gap - dv - c1 * d_cost)
                 - abs(gap)
                 + COST_WEIGHT * d_cost
                 + v.tie * (np.abs(q) - np.abs(x))
@@ -164,13 +169,13 @@ def _single_moves(state: TradeState, v: _Vectors, eps: float, deadline: float) -
                 found.append((float(delta[r]), r, float(q[r])))
         found.sort()
         applied = False
-        for _, r, q in found:
+        for _, r, to in found:
             i = movable[r]
-            if q == state.x[i] or not state.allowed(i, q):
+            if to == state.x[i] or not state.allowed(i, to):
                 continue
-            delta, ok = state.evaluate(i, q)
-            if ok and delta < -eps:
-                state.apply(i, q)
+            change, ok = state.evaluate(i, to)
+            if ok and change < -eps:
+                state.apply(i, to)
                 applied = changed = True
         if not applied:
             break
@@ -191,6 +196,7 @@ class _Vectors:
         self.tax = p.tax_rate[idx] * self.unit
         self.tie = TURNOVER_WEIGHT * self.unit  # the tie-break's weight per share
         self.tick = p.ticker[idx]
+        self.share = (p.target_value / p.total)[self.tick]
         self.lo, self.hi = p.lo[idx], p.hi[idx]
         self.min_qty = np.array([state.min_qty[i] for i in movable])
         self.step = p.step
@@ -329,7 +335,7 @@ def _snapshot(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[_StepMoves, _StepMoves]]:
     """Trades, ticker deviations, pocket cash and next steps that chains start from."""
     x = np.array([state.x[i] for i in v.idx.tolist()])
-    dev = np.array(state.value) - np.array(state.target)
+    dev = state.deviations()
     moves = (_StepMoves.of(v, x, 1.0), _StepMoves.of(v, x, -1.0))
     return x, dev, _pocket_slack(state), moves
 
@@ -376,6 +382,8 @@ def _simulate_chain(
     slack = slack0.copy()
     moves = (moves0[0].copy(), moves0[1].copy())
     gap = state.cash_gap  # below target after costs
+    c1 = state.cash_share
+    slope = state.slope  # the other tickers' terms per unit of cost, to first order
     chain: dict[int, float] = {}
     total = 0.0
 
@@ -384,17 +392,19 @@ def _simulate_chain(
         m = moves[d]
         dv, d_cost = float(m.dv[r]), float(m.d_cost[r])
         t = v.tick[r]
+        share = float(v.share[r])
         total += (
-            abs(dev[t] + dv)
+            abs(dev[t] + dv + share * d_cost)
             - abs(dev[t])
-            + abs(gap - dv - d_cost)
+            + (slope - share) * d_cost
+            + abs(gap - dv - c1 * d_cost)
             - abs(gap)
             + COST_WEIGHT * d_cost
             + float(m.d_tie[r])
         )
         slack[v.pocket[r]] -= dv * (1 + v.spread[r]) + d_cost
-        dev[t] += dv
-        gap -= dv + d_cost
+        dev[t] += dv + share * d_cost
+        gap -= dv + c1 * d_cost
         x[r] = m.q[r]
         chain[r] = float(m.q[r])
         moves[0].update(v, r, float(x[r]), 1.0)
@@ -407,8 +417,8 @@ def _simulate_chain(
         pocket_slack = slack[v.pocket]
         best_score, best = np.inf, None
         for d, m in enumerate(moves):
-            local = np.abs(dev_p + m.dv) - abs_dev + COST_WEIGHT * m.d_cost + m.d_tie
-            cash_term = np.abs(gap - m.dv - m.d_cost) - abs(gap)
+            local = np.abs(dev_p + m.dv) - abs_dev + (COST_WEIGHT + slope) * m.d_cost + m.d_tie
+            cash_term = np.abs(gap - m.dv - c1 * m.d_cost) - abs(gap)
             delta = local + cash_term
             need = m.dv * (1 + v.spread) + m.d_cost
             # Every step must improve; patient steps must also shrink the cash imbalance.
@@ -444,12 +454,16 @@ def integer_bound(problem: Problem, multipliers: int = 41) -> float:
     """A lower bound on the objective that knows shares are whole and that cash couples
     the tickers (a Lagrangian bound; account cash limits are relaxed).
 
-    For any ``lam`` in [-1, 1], ``|cash gap| >= lam * cash gap`` and the gap is
-    ``gap0 - sum_k u_k q_k - K``, so the objective is at least
-    ``lam * gap0 + sum_k min_q (|d_k + u_k q| - lam * u_k q + (W - lam) * fee_k * u_k |q|)``,
-    with each ticker's minimum over whole shares taken on its own (the function is convex in
-    ``q``: the minimum sits next to a breakpoint or a bound). ``lam = 0`` is the plain
-    per-ticker bound; the best ``lam`` on a grid is returned."""
+    With ``D_k = d_k + u_k q_k`` (value minus target before costs, ``q_k`` the ticker's net
+    trade), ``c1 = 1 - t_cash``, ``S = sum t_k`` and ``K >= phi = sum_k f_k u_k |q_k|`` (the
+    cheapest fee rate; minimum fees, taxes and spread only add), for any ``lam`` in [-1, 1]:
+    ``|cash gap| >= lam * (g0 - sum_k u_k q_k - c1 K)`` and
+    ``|D_k + t_k K| >= |D_k + t_k phi_k| - t_k (K - phi_k)``, so, as ``W - lam c1 - S >= 0``,
+    the objective is at least ``lam g0 + sum_k min_q (|D_k + t_k phi_k| - lam u_k q
+    + (W - lam c1 - S + t_k) phi_k + rho u_k |q|)``: one small problem per ticker. Each is
+    piecewise linear in ``q`` with kinks at 0 and at its root, so its minimum over whole shares
+    sits next to one of those or at a bound. ``lam = 0`` is the plain per-ticker bound; the
+    best ``lam`` on a grid is returned."""
     p = problem
     k = len(p.tickers)
     step = p.step
@@ -460,17 +474,35 @@ def integer_bound(problem: Problem, multipliers: int = 41) -> float:
     unit[p.ticker] = p.unit  # one price per ticker (validated)
     fee = np.full(k, np.inf)
     np.minimum.at(fee, p.ticker, p.fee_rate)
+    share = p.target_value / p.total
+    c1 = 1.0 - p.cash_target_value / p.total
+    s_total = float(share.sum())
     dev = value - p.target_value
-    ideal = -dev / unit / step
+    up = -dev / (unit * (1 + share * fee)) / step  # the root when buying
+    down = -dev / (unit * (1 - share * fee)) / step  # the root when selling
     candidates = np.stack(
-        [np.floor(ideal) * step, np.ceil(ideal) * step, np.zeros(k), lo, hi], axis=1
+        [
+            np.floor(up) * step,
+            np.ceil(up) * step,
+            np.floor(down) * step,
+            np.ceil(down) * step,
+            np.zeros(k),
+            lo,
+            hi,
+        ],
+        axis=1,
     )
     q = np.clip(candidates, lo[:, None], hi[:, None])
-    gap0 = float(p.target_value.sum() - value.sum())
+    move = unit[:, None] * q
+    phi = fee[:, None] * np.abs(move)
+    inner = np.abs(dev[:, None] + move + share[:, None] * phi)
+    gap0 = float(c1 * p.total - value.sum())
     best = -np.inf
     for lam in np.linspace(-1.0, 1.0, multipliers):
-        move = unit[:, None] * q
-        f = np.abs(dev[:, None] + move) - lam * move
-        f += ((COST_WEIGHT - lam) * fee[:, None] + TURNOVER_WEIGHT) * np.abs(move)
+        weight = COST_WEIGHT - lam * c1 - s_total
+        if weight < 0:
+            continue
+        f = inner - lam * move + (weight + share[:, None]) * phi
+        f += TURNOVER_WEIGHT * np.abs(move)
         best = max(best, float(lam * gap0 + f.min(axis=1).sum()))
     return best
