@@ -106,7 +106,8 @@ def _fetch_quotes(
             missing[new.ticker] = why
             updates[i] = PriceUpdate(None, None, f"no price: {why}")
             continue
-        is_stale = quote is not None and quote.status is QuoteStatus.STALE
+        # A quote without a price left the sheet's price in place: that price is not fresh.
+        is_stale = quote is not None and (quote.status is QuoteStatus.STALE or quote.price is None)
         if new.price != old.price or quote is not None:
             time = quote.time if quote is not None else None
             source = (quote.source if quote is not None else "") or "quotes"
