@@ -420,9 +420,8 @@ def setting_key(name: str) -> str | None:
     lowered = raw.lower()
     if lowered in _KNOWN_SETTINGS:
         return _KNOWN_SETTINGS[lowered]
-    if lowered.startswith(("fx.", "workbook.")):
-        head, _, rest = raw.partition(".")
-        return f"{head.lower()}.{rest.upper() if head.lower() == 'fx' else rest}"
+    if lowered.startswith("fx.") and len(raw) > 3:
+        return f"fx.{raw[3:].upper()}"
     if lowered in ("targets.cash",):
         return "targets.CASH"
     if lowered == "base_currency":
