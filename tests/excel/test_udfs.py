@@ -145,7 +145,6 @@ def test_rebal_trades_on_a_messy_sheet(
     ]  # fmt: skip
     expected = plan(portfolio_from_dict(_expected_portfolio()))
     assert expected.orders, "the example must trade"
-    assert {o.currency for o in expected.orders} == {"USD", "KRW"}
     assert table[1:] == [
         [o.account, o.ticker, o.side.value, int(o.quantity), o.price, o.currency, o.amount,
          o.fees, o.taxes]
@@ -164,6 +163,23 @@ def test_rebal_trades_on_a_messy_sheet(
         ["FX cost", s.fx_cost_total],
         *(["Warning", w] for w in expected.warnings),
     ]
+
+
+def test_rebal_trades_names_each_orders_currency(
+    udfs: ModuleType, live: worksheet.LiveQuotes
+) -> None:
+    holdings = [
+        ["ticker", "quantity", "price", "currency"],
+        ["QQQ", 0.0, 500.0, "USD"],
+        ["069500", 0.0, 40000.0, None],
+    ]
+    table = udfs.REBAL_TRADES(
+        holdings, [["QQQ", 0.5], ["069500", 0.5]], 2000000.0, [["fx.USDKRW", 1450.0]]
+    )
+    currency = table[0].index("currency")
+    assert {row[1]: row[currency] for row in table[1:]} == {"QQQ": "USD", "069500": "KRW"}
+    qqq = next(row for row in table[1:] if row[1] == "QQQ")
+    assert qqq[table[0].index("amount")] == pytest.approx(qqq[3] * 500.0)  # in USD
 
 
 def test_rebal_summary_carries_the_plans_warnings(
