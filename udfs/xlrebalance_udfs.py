@@ -72,8 +72,23 @@ def REBAL_TRADES(
     holdings: Any, targets: Any, cash: Any = None, settings: Any = None, caller: Any = None
 ) -> Any:
     """Buy and sell orders that bring the portfolio closest to its targets; spills a table
-    with a header row (account, ticker, side, quantity, price, amount, fees, taxes)."""
+    with a header row (account, ticker, side, quantity, price, currency, amount, fees, taxes;
+    money in each order's currency). Solver status and warnings: REBAL_SUMMARY."""
     return worksheet.trades_table(holdings, targets, cash, settings, waiter=caller)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg("holdings", doc="The holdings range given to REBAL_TRADES.", **RANGE)
+@xw.arg("targets", doc="The targets range given to REBAL_TRADES.", **RANGE)
+@xw.arg("cash", doc="Optional: the cash given to REBAL_TRADES.", **RANGE)
+@xw.arg("settings", doc="Optional: the settings range given to REBAL_TRADES.", **RANGE)
+def REBAL_SUMMARY(
+    holdings: Any, targets: Any, cash: Any = None, settings: Any = None, caller: Any = None
+) -> Any:
+    """The plan behind REBAL_TRADES with the same arguments: solver status and gap, drift
+    before and after, value, fees, taxes and FX cost in the base currency, then one row per
+    warning (spills two columns: label, value)."""
+    return worksheet.summary_table(holdings, targets, cash, settings, waiter=caller)
 
 
 @xw.func(category=CATEGORY)

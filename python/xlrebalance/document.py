@@ -2,42 +2,41 @@
 
 The contract is ``docs/portfolio-format.md`` (a copy of shared/PORTFOLIO_FORMAT.md with our
 additions). Parsing is strict about types -- text where a number belongs is an error naming
-the field -- and lenient about what may be left out (defaults as documented).
+the field -- and lenient about what may be left out (defaults as documented). Values are read
+by :mod:`xlrebalance.cells`, as the workbook's cells and the worksheet functions' ranges are:
+a number typed as text (``"1,200,000"``, ``"$512.30"``, ``"20%"`` for a weight) means the same
+number everywhere, and ambiguous text (``"512,30"``) is an error everywhere.
 """
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import json
-import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from xlrebalance import cells
 from xlrebalance.errors import PortfolioError
 from xlrebalance.model import (
     CASH,
-    DEFAULT_SELL_TAX,
     MARKET_CURRENCY,
     Account,
     Band,
     Fee,
     Group,
     Holding,
-    Kind,
-    Market,
-    Mode,
     Plan,
     Portfolio,
     Settings,
-    infer_market,
-    normalize_ticker,
+    merge_sell_tax,
     validate,
 )
 
 SUPPORTED_VERSIONS = (1,)
-
-E = TypeVar("E", Market, Kind, Mode)
+MAX_DEPTH = 64
+"""Deepest nesting of lists and objects read (the format needs 4)."""
 
 TOP_KEYS = (
     "version", "base_currency", "fx", "accounts", "holdings", "targets", "groups", "settings",
@@ -52,18 +51,106 @@ SETTINGS_KEYS = (
 
 
 def load_portfolio(path: str | Path, *, offline: bool = True) -> Portfolio:
-    """Read and validate a portfolio document from a file."""
+    """Read and validate a portfolio document from a file (UTF-8, with or without a BOM)."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except OSError as exc:
         raise PortfolioError(str(path), f"cannot read the file: {exc.strerror}") from exc
+    return portfolio_from_dict(parse_json(decode_utf8(raw, str(path)), str(path)), offline=offline)
+
+
+def decode_utf8(raw: bytes, where: str) -> str:
+    """The file's text: UTF-8, with or without the BOM Notepad writes. Other encodings are
+    one clear error, not a guess (a Latin-1 or UTF-16 file read as UTF-8 would garble names)."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or (
+        len(raw) >= 2 and (raw[0] == 0) != (raw[1] == 0)
+    ):
+        raise PortfolioError(where, "the file is UTF-16 text; save it as UTF-8")
     try:
-        data = json.loads(text)
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise PortfolioError(
+            where,
+            f"the file is not UTF-8 (byte 0x{raw[exc.start]:02x} on line {line}, perhaps "
+            "Latin-1 or CP949); save it as UTF-8",
+        ) from None
+
+
+class _Keys(dict[str, Any]):
+    """A JSON object that remembers the first key it saw twice."""
+
+    duplicate: str | None = None
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> _Keys:
+    item = _Keys()
+    for key, value in pairs:
+        if key in item and item.duplicate is None:
+            item.duplicate = key
+        item[key] = value
+    return item
+
+
+def parse_json(text: str, where: str) -> Any:
+    """JSON text -> data, refusing what would be misread or crash the parser: nesting deeper
+    than :data:`MAX_DEPTH` and an object with the same key twice (JSON keeps the last one
+    silently; a user who wrote ``"quantity"`` twice meant one of them)."""
+    _check_depth(text, where)
+    try:
+        data = json.loads(text, object_pairs_hook=_pairs)
     except json.JSONDecodeError as exc:
         raise PortfolioError(
-            str(path), f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from exc
-    return portfolio_from_dict(data, offline=offline)
+            where, f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    except RecursionError:
+        raise PortfolioError(where, f"nested deeper than {MAX_DEPTH} levels") from None
+    duplicate = _find_duplicate(data, "")
+    if duplicate is not None:
+        path, key = duplicate
+        at = f"{path}.{key}" if path else key
+        raise PortfolioError(at, f"the key {key!r} appears twice in the same object")
+    return data
+
+
+def _check_depth(text: str, where: str) -> None:
+    depth = 0
+    in_string = escaped = False
+    line = 1
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise PortfolioError(where, f"nested deeper than {MAX_DEPTH} levels (line {line})")
+        elif char in "]}":
+            depth -= 1
+        elif char == "\n":
+            line += 1
+
+
+def _find_duplicate(data: object, path: str) -> tuple[str, str] | None:
+    if isinstance(data, _Keys):
+        if data.duplicate is not None:
+            return path, data.duplicate
+        for key, value in data.items():
+            found = _find_duplicate(value, f"{path}.{key}" if path else key)
+            if found:
+                return found
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            found = _find_duplicate(value, f"{path}[{i}]")
+            if found:
+                return found
+    return None
 
 
 def portfolio_from_dict(data: object, *, offline: bool = True) -> Portfolio:
@@ -73,9 +160,14 @@ def portfolio_from_dict(data: object, *, offline: bool = True) -> Portfolio:
     version = doc.get("version", 1)
     if version not in SUPPORTED_VERSIONS:
         raise PortfolioError("version", f"unsupported version {version!r} (expected 1)")
-    base = _text(doc.get("base_currency", "KRW"), "base_currency").upper()
+    base = cells.currency(
+        _scalar(doc.get("base_currency"), "base_currency") or "KRW",
+        "KRW",
+        "base currency",
+        "base_currency",
+    )
     fx = {
-        key.upper(): _number(value, f"fx.{key}")
+        key.upper(): _number(value, f"fx.{key}", money=True)
         for key, value in _object(doc.get("fx", {}), "fx").items()
     }
     accounts = tuple(
@@ -88,10 +180,10 @@ def portfolio_from_dict(data: object, *, offline: bool = True) -> Portfolio:
     )
     targets: dict[str, float] = {}
     for key, value in _object(doc.get("targets"), "targets").items():
-        ticker = CASH if key.strip().upper() == CASH else normalize_ticker(key)
+        ticker = CASH if key.strip().upper() == CASH else cells.ticker(key)
         if ticker in targets:
             raise PortfolioError(f"targets.{key}", f"duplicate target for {ticker}")
-        targets[ticker] = _number(value, f"targets.{key}")
+        targets[ticker] = _number(value, f"targets.{key}", percent=True)
     groups = tuple(
         _group(item, f"groups[{i}]")
         for i, item in enumerate(_array(doc.get("groups", []), "groups"))
@@ -229,34 +321,40 @@ def _array(value: object, where: str) -> list[Any]:
     return value
 
 
-def _number(value: object, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise PortfolioError(where, f"expected a number, got {_describe(value)}")
-    number = float(value)
-    if not math.isfinite(number):
-        raise PortfolioError(where, f"expected a finite number, got {value!r}")
-    return number
+def _label(where: str) -> str:
+    """How a field is named in a message, the same as its cell's (``quantity``, ``price``,
+    ``fx spread``), so that one mistake reads the same in every reader."""
+    if where.startswith(("settings.", "fx.")) or where == f"targets.{CASH}":
+        return cells.setting_label(where)
+    if where.startswith("targets."):
+        return "target"
+    if ".cash." in where:
+        return "amount"
+    last = where.rsplit(".", 1)[-1]
+    return last.replace("_", " ")
 
 
-def _text(value: object, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise PortfolioError(where, f"expected text, got {_describe(value)}")
-    return value.strip()
-
-
-def _flag(value: object, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise PortfolioError(where, f"expected true or false, got {_describe(value)}")
+def _scalar(value: object, where: str) -> object:
+    """A field that holds one value: lists and objects are errors."""
+    if isinstance(value, list | Mapping):
+        raise PortfolioError(where, f"expected one value, got {_describe(value)}")
     return value
 
 
-def _choice(enum: type[E], value: object, where: str) -> E:
-    text = _text(value, where)
-    for member in enum:
-        if text.upper() == member.value.upper():
-            return member
-    options = ", ".join(m.value for m in enum)
-    raise PortfolioError(where, f"expected one of {options}, got {text!r}")
+def _number(value: object, where: str, *, percent: bool = False, money: bool = False) -> float:
+    if isinstance(value, list | Mapping):
+        raise PortfolioError(where, f"expected a number, got {_describe(value)}")
+    return cells.number(value, _label(where), where, percent=percent, money=money)
+
+
+def _text(value: object, where: str) -> str:
+    if not isinstance(value, str | int | float) or isinstance(value, bool) or not cells.text(value):
+        raise PortfolioError(where, f"expected text, got {_describe(value)}")
+    return cells.text(value)
+
+
+def _flag(value: object, where: str) -> bool:
+    return cells.flag(_scalar(value, where), _label(where), where)
 
 
 def _known_keys(item: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
@@ -287,7 +385,7 @@ def _describe(value: object) -> str:
 
 def _money_map(value: object, where: str) -> dict[str, float]:
     return {
-        currency.upper(): _number(amount, f"{where}.{currency}")
+        currency.upper(): _number(amount, f"{where}.{currency}", money=True)
         for currency, amount in _object(value, where).items()
     }
 
@@ -302,34 +400,27 @@ def _account(value: object, where: str) -> Account:
 def _holding(value: object, where: str) -> Holding:
     item = _object(value, where)
     _known_keys(item, HOLDING_KEYS, where)
-    raw_ticker = item.get("ticker")
-    if isinstance(raw_ticker, int) and not isinstance(raw_ticker, bool):
-        raw_ticker = str(raw_ticker)  # a KRX code written as a number
-    ticker = normalize_ticker(_text(raw_ticker, f"{where}.ticker"))
-    market = (
-        _choice(Market, item["market"], f"{where}.market")
-        if item.get("market") not in (None, "")
-        else infer_market(ticker)
+    ticker = cells.ticker(_scalar(item.get("ticker"), f"{where}.ticker"))
+    if not ticker:
+        raise PortfolioError(f"{where}.ticker", "ticker is empty")
+    market = cells.market(_scalar(item.get("market"), f"{where}.market"), ticker, f"{where}.market")
+    currency = cells.currency(
+        _scalar(item.get("currency"), f"{where}.currency"),
+        MARKET_CURRENCY[market],
+        "currency",
+        f"{where}.currency",
     )
-    currency = (
-        _text(item["currency"], f"{where}.currency").upper()
-        if item.get("currency") not in (None, "")
-        else MARKET_CURRENCY[market]
-    )
-    kind = (
-        _choice(Kind, item["kind"], f"{where}.kind")
-        if item.get("kind") not in (None, "")
-        else Kind.STOCK
-    )
-    price = item.get("price")
     name = item.get("name")
+    kind = cells.kind(_scalar(item.get("kind"), f"{where}.kind"), name, market, f"{where}.kind")
+    quantity = item.get("quantity")
+    price = item.get("price")
     return Holding(
         account=_text(item.get("account"), f"{where}.account"),
         ticker=ticker,
         market=market,
         kind=kind,
-        quantity=_number(item.get("quantity", 0), f"{where}.quantity"),
-        price=None if price is None else _number(price, f"{where}.price"),
+        quantity=0.0 if cells.blank(quantity) else _number(quantity, f"{where}.quantity"),
+        price=None if cells.blank(price) else _number(price, f"{where}.price", money=True),
         currency=currency,
         locked=_flag(item.get("locked", False), f"{where}.locked"),
         name=None if name is None else _text(name, f"{where}.name"),
@@ -340,13 +431,13 @@ def _group(value: object, where: str) -> Group:
     item = _object(value, where)
     _known_keys(item, ("name", "tickers", "max_weight"), where)
     tickers = tuple(
-        normalize_ticker(_text(str(t) if isinstance(t, int) else t, f"{where}.tickers[{i}]"))
+        cells.ticker(_text(t, f"{where}.tickers[{i}]"))
         for i, t in enumerate(_array(item.get("tickers"), f"{where}.tickers"))
     )
     return Group(
         name=_text(item.get("name"), f"{where}.name"),
         tickers=tickers,
-        max_weight=_number(item.get("max_weight"), f"{where}.max_weight"),
+        max_weight=_number(item.get("max_weight"), f"{where}.max_weight", percent=True),
     )
 
 
@@ -361,27 +452,30 @@ def _settings(value: object) -> Settings:
         for market, fee in _object(item.get("fees", {}), "settings.fees").items()
     }
     sell_tax = {
-        key.upper(): _number(rate, f"settings.sell_tax.{key}")
-        for key, rate in _object(
-            item.get("sell_tax", dict(DEFAULT_SELL_TAX)), "settings.sell_tax"
-        ).items()
+        key.upper(): _number(rate, f"settings.sell_tax.{key.upper()}", percent=True)
+        for key, rate in _object(item.get("sell_tax", {}), "settings.sell_tax").items()
     }
     account = item.get("contribution_account")
+    mode = item.get("mode")
     return Settings(
-        mode=_choice(Mode, item.get("mode", defaults.mode.value), "settings.mode"),
+        mode=defaults.mode
+        if cells.blank(mode)
+        else cells.mode(_scalar(mode, "settings.mode"), "settings.mode"),
         contribution=_money_map(item.get("contribution", {}), "settings.contribution"),
         contribution_account=None
         if account is None
         else _text(account, "settings.contribution_account"),
         fractional=_flag(item.get("fractional", defaults.fractional), "settings.fractional"),
         band=Band(
-            absolute=_number(band.get("absolute", 0.0), "settings.band.absolute"),
-            relative=_number(band.get("relative", 0.0), "settings.band.relative"),
+            absolute=_number(band.get("absolute", 0.0), "settings.band.absolute", percent=True),
+            relative=_number(band.get("relative", 0.0), "settings.band.relative", percent=True),
         ),
-        min_trade_value=_number(item.get("min_trade_value", 0.0), "settings.min_trade_value"),
+        min_trade_value=_number(
+            item.get("min_trade_value", 0.0), "settings.min_trade_value", money=True
+        ),
         fees=fees,
-        sell_tax=sell_tax,
-        fx_spread=_number(item.get("fx_spread", 0.0), "settings.fx_spread"),
+        sell_tax=merge_sell_tax(sell_tax),
+        fx_spread=_number(item.get("fx_spread", 0.0), "settings.fx_spread", percent=True),
         auto_fx=_flag(item.get("auto_fx", defaults.auto_fx), "settings.auto_fx"),
         time_limit=_number(item.get("time_limit", defaults.time_limit), "settings.time_limit"),
     )
@@ -390,7 +484,8 @@ def _settings(value: object) -> Settings:
 def _fee(value: object, where: str) -> Fee:
     item = _object(value, where)
     _known_keys(item, ("rate", "min"), where)
+    market = where.rsplit(".", 1)[-1].upper()
     return Fee(
-        rate=_number(item.get("rate", 0.0), f"{where}.rate"),
-        min=_number(item.get("min", 0.0), f"{where}.min"),
+        rate=_number(item.get("rate", 0.0), f"settings.fees.{market}.rate", percent=True),
+        min=_number(item.get("min", 0.0), f"settings.fees.{market}.min", money=True),
     )

@@ -10,7 +10,6 @@ progress in the status bar and problems in a message box and on the Orders sheet
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -19,6 +18,7 @@ from typing import Any
 from xlrebalance.errors import PortfolioError, XlRebalanceError
 from xlrebalance.model import Plan, Portfolio
 from xlrebalance.planner import plan as make_plan
+from xlrebalance.quotes import QuoteStatus, fill_prices
 from xlrebalance.workbook.book import Book
 from xlrebalance.workbook.reader import WorkbookInput, read_input
 from xlrebalance.workbook.schema import (
@@ -90,31 +90,27 @@ def _fetch_quotes(
     no price for (with why): those are shown in their Source cell, not raised, so one
     unknown ticker does not lose every other price."""
     say = _say(book)
-    quotes = importlib.import_module("xlrebalance.quotes")
 
     def progress(done: int, total: int) -> None:
         say(f"xlrebalance: fetching prices {done}/{total}")
 
     say("xlrebalance: fetching prices")
-    portfolio, report = quotes.fill_prices(
-        inp.portfolio, offline=False, strict=False, progress=progress
-    )
-    by_ticker = _report_quotes(report)
+    portfolio, report = fill_prices(inp.portfolio, offline=False, strict=False, progress=progress)
     updates: dict[int, PriceUpdate] = {}
     fresh: set[str] = set()
     missing: dict[str, str] = {}
     for i, (old, new) in enumerate(zip(inp.portfolio.holdings, portfolio.holdings, strict=True)):
-        quote = by_ticker.get(new.ticker)
+        quote = report.get(new.ticker, new.market.value) or report.get(new.ticker)
         if new.price is None:
-            why = str(getattr(quote, "detail", "") or getattr(quote, "status", "") or "no price")
+            why = (quote.detail or quote.status.value) if quote is not None else "no price"
             missing[new.ticker] = why
             updates[i] = PriceUpdate(None, None, f"no price: {why}")
             continue
-        is_stale = bool(getattr(quote, "stale", False)) or bool(getattr(quote, "missing", False))
-        is_stale = is_stale or str(getattr(quote, "status", "")) == "stale"
+        # A quote without a price left the sheet's price in place: that price is not fresh.
+        is_stale = quote is not None and (quote.status is QuoteStatus.STALE or quote.price is None)
         if new.price != old.price or quote is not None:
-            time = getattr(quote, "time", None)
-            source = str(getattr(quote, "source", "") or "quotes")
+            time = quote.time if quote is not None else None
+            source = (quote.source if quote is not None else "") or "quotes"
             updates[i] = PriceUpdate(
                 new.price, _sheet_time(time, now), source + (" (stale)" if is_stale else "")
             )
@@ -126,9 +122,9 @@ def _fetch_quotes(
         row = inp.settings_rows.get(f"fx.{key}")
         if row is not None and inp.portfolio.fx.get(key) != rate:
             book.write_block(SETTINGS_SHEET, row, inp.settings_value_column, [[rate]])
-    for q in getattr(report, "fx", ()):
+    for q in report.fx:
         if q.price is None and q.ticker not in portfolio.fx:
-            missing[q.ticker] = str(q.detail or q.status)
+            missing[q.ticker] = q.detail or q.status.value
     return replace(inp, portfolio=portfolio), frozenset(fresh), missing
 
 
@@ -137,13 +133,6 @@ def _sheet_time(time: object, now: dt.datetime) -> dt.datetime:
     if not isinstance(time, dt.datetime):
         return now
     return time.astimezone().replace(tzinfo=None) if time.tzinfo else time
-
-
-def _report_quotes(report: Any) -> Mapping[str, Any]:
-    quotes = getattr(report, "quotes", {})
-    if isinstance(quotes, Mapping):
-        return quotes
-    return {getattr(q, "ticker", ""): q for q in quotes}
 
 
 def refresh(book: Book, *, offline: bool = False, now: dt.datetime | None = None) -> RefreshResult:
@@ -268,8 +257,9 @@ def run_in_excel(xw_book: Any, name: str, *, now: dt.datetime | None = None) -> 
     Progress goes to the status bar; a problem (bad input, no price, a planner failure,
     anything unexpected) goes to a message box and to the banner cell of the Orders sheet,
     never to a Python traceback dialog. Returns whether the macro succeeded."""
-    adapter = importlib.import_module("xlrebalance.workbook.xlwings_book")
-    book = adapter.XlwingsBook(xw_book)
+    from xlrebalance.workbook.xlwings_book import XlwingsBook  # xlwings: only inside Excel
+
+    book = XlwingsBook(xw_book)
     problem: str | None = None
     try:
         if name == "refresh":

@@ -155,6 +155,19 @@ class Band:
 DEFAULT_SELL_TAX: Mapping[str, float] = {"KR:STOCK": 0.002, "KR:ETF": 0.0}
 
 
+def merge_sell_tax(user: Mapping[str, float]) -> dict[str, float]:
+    """The user's sell-tax keys over the defaults: ``{"US": 0.0000278}`` (the SEC fee) keeps
+    the Korean stock tax; an explicit ``0`` wins. A market-wide key (``KR``) replaces the
+    defaults for that market's kinds (``KR:STOCK``), since the specific key would win."""
+    merged = {
+        key: rate
+        for key, rate in DEFAULT_SELL_TAX.items()
+        if key.partition(":")[0] not in user and key not in user
+    }
+    merged.update(user)
+    return merged
+
+
 @dataclass(frozen=True)
 class Settings:
     mode: Mode = Mode.REBALANCE
@@ -471,3 +484,55 @@ def _validate_settings(portfolio: Portfolio, locate: Locate) -> None:
         check_number(rate, locate(f"settings.sell_tax.{key}"), minimum=0, maximum=0.5)
     check_number(s.fx_spread, locate("settings.fx_spread"), minimum=0, maximum=0.5)
     check_number(s.time_limit, locate("settings.time_limit"), minimum=0)
+
+
+# --------------------------------------------------------------------------------------------
+# Valuation: value, weights and drift, in the base currency. The planner's summary, the
+# worksheet functions and the workbook's History all use these.
+
+
+def weights(values: Mapping[str, float], cash: float) -> dict[str, float]:
+    """Each ticker's and cash's share of the total (all in one currency); all 0 when the
+    total is not positive."""
+    total = sum(values.values()) + cash
+    if total <= 0:
+        return {**{t: 0.0 for t in values}, CASH: 0.0}
+    out = {t: v / total for t, v in values.items()}
+    out[CASH] = cash / total
+    return out
+
+
+def drift(current: Mapping[str, float], targets: Mapping[str, float]) -> float:
+    """``sum_i |w_i - t_i| + |w_cash - t_cash|`` over every ticker in either mapping."""
+    keys = dict.fromkeys([*current, *targets, CASH])
+    return sum(abs(current.get(k, 0.0) - targets.get(k, 0.0)) for k in keys)
+
+
+@dataclass(frozen=True)
+class Valuation:
+    """A portfolio at its prices: total value and cash in the base currency, each ticker's
+    value and weight (cash under ``CASH``) and the drift from the targets."""
+
+    value: float
+    cash: float
+    values: Mapping[str, float]
+    weights: Mapping[str, float]
+    drift: float
+
+
+def valuation(portfolio: Portfolio) -> Valuation:
+    """Value, weights and drift at the holdings' prices (a holding without a price counts
+    0). A portfolio with no value has drift 0: nothing to measure against."""
+    cash = sum(
+        amount * portfolio.rate(currency)
+        for account in portfolio.accounts
+        for currency, amount in account.cash.items()
+    )
+    values: dict[str, float] = {}
+    for h in portfolio.holdings:
+        value = h.quantity * (h.price or 0.0) * portfolio.rate(h.currency)
+        values[h.ticker] = values.get(h.ticker, 0.0) + value
+    total = cash + sum(values.values())
+    current = weights(values, cash)
+    gap = drift(current, portfolio.targets) if total > 0 else 0.0
+    return Valuation(total, cash, values, current, gap)

@@ -15,94 +15,58 @@ exports) and ``005930.KS`` (Yahoo) mean 005930. Numbers stored as text (``"1,234
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from xlrebalance.cells import blank, cell, flag, is_error, number, show, text, ticker
+from xlrebalance import cells
+from xlrebalance.cells import blank, cell, flag, is_error, number, text, ticker
 from xlrebalance.errors import PortfolioError
 from xlrebalance.model import (
     CASH,
-    DEFAULT_SELL_TAX,
-    KNOWN_CURRENCIES,
     MARKET_CURRENCY,
     Account,
-    Band,
-    Fee,
     Holding,
-    Kind,
-    Market,
-    Mode,
     Portfolio,
-    Settings,
     infer_market,
+)
+from xlrebalance.workbook.schema import (
+    CASH_SHEET,
+    EXTRA_HEADERS,
+    HOLDINGS,
+    SETTINGS_COLUMNS,
+    normalize_header,
 )
 
 Grid = list[list[object]]
 DEFAULT_ACCOUNT = "default"
-DEFAULT_BASE = "KRW"
-HEADER_SCAN_ROWS = 10
+DEFAULT_BASE = cells.DEFAULT_BASE
 
-
-def _key(text: str) -> str:
-    """Header text for matching: lower case, no "(units)", no spaces, dots or underscores."""
-    text = re.sub(r"\(.*?\)|\[.*?\]", "", text)
-    return re.sub(r"[\s._\-/:#]+", "", text.lower())
-
-
-def _aliases(*names: str) -> frozenset[str]:
-    return frozenset(_key(n) for n in names)
-
-
+_HOLDINGS_ALIASES = HOLDINGS.header_aliases()
 HOLDING_COLUMNS: dict[str, frozenset[str]] = {
-    "account": _aliases("account", "acct", "account id", "계좌", "계좌명", "계좌번호", "계정"),
-    "ticker": _aliases(
-        "ticker", "symbol", "code", "ticker symbol", "종목코드", "종목 코드", "코드", "티커",
-        "종목번호", "단축코드",
-    ),
-    "name": _aliases("name", "security", "종목명", "종목", "이름", "종목 이름"),
-    "quantity": _aliases(
-        "quantity", "qty", "shares", "units", "수량", "보유수량", "보유 수량", "주식수", "잔고수량",
-    ),
-    "price": _aliases("price", "last", "last price", "현재가", "가격", "주가", "종가", "시세"),
-    "currency": _aliases("currency", "ccy", "통화", "거래통화"),
-    "market": _aliases("market", "exchange", "시장", "거래소"),
-    "kind": _aliases("kind", "type", "asset type", "유형", "종류", "자산유형"),
-    "locked": _aliases("locked", "lock", "hold", "고정", "잠금"),
-    "target": _aliases(
-        "target", "target weight", "weight target", "target %", "목표", "목표비중", "목표 비중",
-    ),
-    "average_cost": _aliases(
-        "average cost", "avg cost", "cost", "평균단가", "평균 단가", "매입가", "매입단가",
-    ),
+    key: _HOLDINGS_ALIASES[key]
+    for key in (
+        "account", "ticker", "name", "quantity", "price", "currency", "market", "kind", "locked",
+        "target", "average_cost",
+    )
 }  # fmt: skip
 TARGET_COLUMNS: dict[str, frozenset[str]] = {
     "ticker": HOLDING_COLUMNS["ticker"],
-    "target": HOLDING_COLUMNS["target"] | _aliases("weight", "비중", "allocation", "배분"),
+    "target": HOLDING_COLUMNS["target"]
+    | {normalize_header(n) for n in ("weight", "비중", "allocation", "배분")},
     "account": HOLDING_COLUMNS["account"],
     "name": HOLDING_COLUMNS["name"],
 }
 CASH_COLUMNS: dict[str, frozenset[str]] = {
-    "account": HOLDING_COLUMNS["account"],
-    "currency": HOLDING_COLUMNS["currency"],
-    "amount": _aliases("amount", "cash", "balance", "금액", "현금", "예수금", "잔액"),
+    key: aliases
+    for key, aliases in CASH_SHEET.header_aliases().items()
+    if key in ("account", "currency", "amount")
 }
 SETTING_COLUMNS: dict[str, frozenset[str]] = {
-    "key": _aliases("key", "키"),
-    "label": _aliases("setting", "name", "설정", "항목"),
-    "value": _aliases("value", "값", "설정값"),
+    c.key: c.aliases() | {normalize_header(n) for n in EXTRA_HEADERS["Settings"].get(c.key, ())}
+    for c in SETTINGS_COLUMNS
+    if c.key in ("key", "label", "value")
 }
-_CASH_TICKERS = _aliases("cash", "현금", "예수금", "원화", "krw cash")
-_KOREAN_HEADERS = frozenset(
-    k for names in HOLDING_COLUMNS.values() for k in names if re.search("[가-힣]", k)
-)
-# Korean ETF brands: a KRX row named "KODEX 200" is an ETF (no sell tax) even when no kind
-# column says so.
-_KR_ETF_BRANDS = (
-    "KODEX", "TIGER", "KBSTAR", "RISE", "ACE", "SOL", "HANARO", "KOSEF", "ARIRANG", "PLUS",
-    "KIWOOM", "TIMEFOLIO", "WOORI", "BNK", "FOCUS", "TREX", "MASTER", "VITA", "HK", "1Q",
-    "UNICORN", "마이다스", "파워",
-)  # fmt: skip
+_CASH_TICKERS = {normalize_header(n) for n in ("cash", "현금", "예수금", "원화", "krw cash")}
 
 
 def as_grid(value: object) -> Grid:
@@ -140,28 +104,17 @@ def find_table(
     columns: dict[str, frozenset[str]],
     required: Sequence[str],
 ) -> Table | None:
-    """The first row (of the first few) naming every ``required`` column is the header."""
-    for r, line in enumerate(grid[:HEADER_SCAN_ROWS]):
-        found: dict[str, int] = {}
-        korean = 0
-        for c, value in enumerate(line):
-            value = cell(value)
-            if not isinstance(value, str):
-                continue
-            key = _key(value)
-            for name, aliases in columns.items():
-                if name not in found and key in aliases:
-                    found[name] = c
-                    korean += key in _KOREAN_HEADERS
-                    break
-        if all(k in found for k in required):
-            rows = []
-            for number_, line2 in enumerate(grid[r + 1 :], start=r + 2):
-                values = {k: cell(line2[c]) if c < len(line2) else None for k, c in found.items()}
-                if any(v is not None for v in values.values()):
-                    rows.append((number_, values))
-            return Table(label, found, rows, korean * 2 > len(found))
-    return None
+    """The first row (of the first :data:`cells.HEADER_SCAN_ROWS`) naming every ``required``
+    column is the header."""
+    header = cells.find_header(grid, columns, required)
+    if header is None:
+        return None
+    rows = []
+    for number_, line in enumerate(grid[header.row + 1 :], start=header.row + 2):
+        values = {k: cell(line[c]) if c < len(line) else None for k, c in header.columns.items()}
+        if any(v is not None for v in values.values()):
+            rows.append((number_, values))
+    return Table(label, header.columns, rows, header.korean)
 
 
 def _require_table(
@@ -201,7 +154,9 @@ def read_ranges(
     Not validated: the caller fills missing prices, then runs ``model.validate`` with
     :attr:`RangeInput.locate` so cross-field problems name a range row too."""
     locations: dict[str, str] = {}
-    base, fx, options, cash_target = _settings(as_grid(settings), locations)
+    read = _settings(as_grid(settings))
+    locations.update(read.locations)
+    base, fx, options, cash_target = read.base_currency, read.fx, read.settings, read.cash_target
     table = _require_table("Holdings", as_grid(holdings), HOLDING_COLUMNS, ("ticker", "quantity"))
     cash_accounts = _cash(cash, base, locations)
     named = [a for a in cash_accounts if a]
@@ -290,24 +245,9 @@ def read_ranges(
 
 
 def _holding(values: dict[str, object], code: str, where: str, default_account: str) -> Holding:
-    market = _market(values.get("market"), code, where)
-    kind_text = text(values.get("kind")).upper()
-    if kind_text in ("ETF", "ETN", "FUND", "펀드"):
-        kind = Kind.ETF
-    elif kind_text in ("", "STOCK", "주식", "EQUITY", "SHARE"):
-        kind = Kind.STOCK
-        name = text(values.get("name")).upper()
-        if not kind_text and market is Market.KR and name.startswith(_KR_ETF_BRANDS):
-            kind = Kind.ETF
-    else:
-        raise PortfolioError(where, f"kind {show(values.get('kind'))} is not STOCK or ETF")
-    currency = text(values.get("currency")).upper() or MARKET_CURRENCY[market]
-    if currency in ("원", "₩", "WON"):
-        currency = "KRW"
-    elif currency in ("$", "달러", "DOLLAR"):
-        currency = "USD"
-    if currency not in KNOWN_CURRENCIES:
-        raise PortfolioError(where, f"{code}: currency {show(values.get('currency'))} is unknown")
+    market = cells.market(values.get("market"), code, where)
+    kind = cells.kind(values.get("kind"), values.get("name"), market, where)
+    currency = cells.currency(values.get("currency"), MARKET_CURRENCY[market], "currency", where)
     quantity_value = values.get("quantity")
     quantity = 0.0 if blank(quantity_value) else number(quantity_value, "quantity", where)
     price_value = values.get("price")
@@ -315,7 +255,7 @@ def _holding(values: dict[str, object], code: str, where: str, default_account: 
     price = (
         None
         if blank(price_value) or is_error(price_value)
-        else number(price_value, f"{code}: price", where)
+        else number(price_value, "price", where, money=True)
     )
     return Holding(
         account=text(values.get("account")) or default_account,
@@ -328,21 +268,6 @@ def _holding(values: dict[str, object], code: str, where: str, default_account: 
         locked=False if blank(values.get("locked")) else flag(values["locked"], "locked", where),
         name=text(values.get("name")) or None,
     )
-
-
-_KR_MARKETS = {"KR", "KRX", "KOSPI", "KOSDAQ", "KONEX", "국내", "한국", "코스피", "코스닥"}
-_US_MARKETS = {"US", "USA", "NYSE", "NASDAQ", "AMEX", "ARCA", "미국", "해외"}
-
-
-def _market(value: object, code: str, where: str) -> Market:
-    name = text(value).upper()
-    if not name:
-        return infer_market(code)
-    if name in _KR_MARKETS:
-        return Market.KR
-    if name in _US_MARKETS:
-        return Market.US
-    raise PortfolioError(where, f"{code}: market {show(value)} is not US or KR")
 
 
 def _targets(grid: Grid, locations: dict[str, str]) -> tuple[dict[str, float], dict[str, str]]:
@@ -371,7 +296,7 @@ def _targets(grid: Grid, locations: dict[str, str]) -> tuple[dict[str, float], d
     for row, values in table.rows:
         where = table.where(row)
         raw = values.get("ticker")
-        code = CASH if _key(text(raw)) in _CASH_TICKERS else ticker(raw)
+        code = CASH if normalize_header(text(raw)) in _CASH_TICKERS else ticker(raw)
         if not code:
             if blank(values.get("target")):
                 continue
@@ -381,7 +306,8 @@ def _targets(grid: Grid, locations: dict[str, str]) -> tuple[dict[str, float], d
         if code in seen:
             raise PortfolioError(where, f"a second target for {code} (first in row {seen[code]})")
         seen[code] = row
-        out[code] = number(values.get("target"), f"{code}: target", where, percent=True)
+        label = "cash target" if code == CASH else "target"
+        out[code] = number(values.get("target"), label, where, percent=True)
         locations[f"targets.{code}"] = where
         if text(values.get("account")):
             accounts[code] = text(values.get("account"))
@@ -401,7 +327,7 @@ def _cash(value: object, base: str, locations: dict[str, str]) -> dict[str, dict
     if not grid or all(blank(c) for row in grid for c in row):
         return {}
     if len(grid) == 1 and len(grid[0]) == 1:
-        amount = number(grid[0][0], "cash", "Cash")
+        amount = number(grid[0][0], "amount", "Cash", money=True)
         locations["accounts[0].cash." + base] = "Cash"
         return {"": {base: amount}}
     table = _require_table("Cash", grid, CASH_COLUMNS, ("amount",))
@@ -411,11 +337,11 @@ def _cash(value: object, base: str, locations: dict[str, str]) -> dict[str, dict
         if blank(values.get("amount")):
             continue
         account = text(values.get("account"))  # blank: the first holdings account
-        currency = text(values.get("currency")).upper() or base
+        currency = cells.currency(values.get("currency"), base, "currency", where)
         balances = out.setdefault(account, {})
         if currency in balances:
             raise PortfolioError(where, f"a second {currency} amount for account {account!r}")
-        balances[currency] = number(values.get("amount"), "amount", where)
+        balances[currency] = number(values.get("amount"), "amount", where, money=True)
         index = list(out).index(account)
         locations[f"accounts[{index}].cash.{currency}"] = where
         locations.setdefault(f"accounts[{index}]", where)
@@ -425,156 +351,25 @@ def _cash(value: object, base: str, locations: dict[str, str]) -> dict[str, dict
 
 # -- settings ------------------------------------------------------------------------------
 
-_SETTING_ALIASES = {
-    _key(k): v
-    for k, v in {
-        "base": "base_currency", "base currency": "base_currency", "기준통화": "base_currency",
-        "기준 통화": "base_currency", "mode": "mode", "모드": "mode", "방식": "mode",
-        "fractional": "fractional", "소수점": "fractional", "소수점 거래": "fractional",
-        "소수점거래": "fractional", "contribution": "contribution", "추가 투자금": "contribution",
-        "추가투자금": "contribution", "입금": "contribution",
-        "min trade value": "min_trade_value", "최소 거래금액": "min_trade_value",
-        "최소거래금액": "min_trade_value", "band": "band", "밴드": "band",
-        "fx spread": "fx_spread", "환전 스프레드": "fx_spread", "auto fx": "auto_fx",
-        "자동환전": "auto_fx", "cash target": "targets.cash", "현금 목표": "targets.cash",
-        "현금목표": "targets.cash", "time limit": "time_limit",
-    }.items()
-}  # fmt: skip
-_MODES = {
-    "rebalance": Mode.REBALANCE, "리밸런싱": Mode.REBALANCE, "매수매도": Mode.REBALANCE,
-    "buyonly": Mode.BUY_ONLY, "buy": Mode.BUY_ONLY, "매수만": Mode.BUY_ONLY, "매수": Mode.BUY_ONLY,
-    "sellonly": Mode.SELL_ONLY, "sell": Mode.SELL_ONLY, "매도만": Mode.SELL_ONLY,
-    "매도": Mode.SELL_ONLY,
-}  # fmt: skip
 
-
-def _settings(
-    grid: Grid, locations: dict[str, str]
-) -> tuple[str, dict[str, float], Settings, float | None]:
+def _settings(grid: Grid) -> cells.ReadSettings:
     """Key/value rows: the Settings sheet's keys (``settings.mode``, ``fx.USDKRW``...), the
-    same without ``settings.``, or a few plain names (``mode``, ``기준통화``)."""
-    pairs: list[tuple[int, str, object]] = []
+    same without ``settings.``, or a few plain names (``mode``, ``기준통화``); read by
+    :func:`cells.settings_from_rows`, as the workbook's Settings sheet is."""
+    rows: list[cells.SettingRow] = []
     table = find_table("Settings", grid, SETTING_COLUMNS, ("value",))
     if table is not None and ("key" in table.columns or "label" in table.columns):
         for row, values in table.rows:
             name = text(values.get("key")) or text(values.get("label"))
             if name:
-                pairs.append((row, name, values.get("value")))
+                where = f"Settings row {row}"
+                rows.append(cells.SettingRow(name, values.get("value"), where, where))
     else:
         for row, line in enumerate(grid, start=1):
             name = text(line[0]) if line else ""
             if name:
+                where = f"Settings row {row}"
                 if len(line) < 2:
-                    raise PortfolioError(f"Settings row {row}", "expected two columns: key, value")
-                pairs.append((row, name, cell(line[1])))
-
-    base = DEFAULT_BASE
-    fx: dict[str, float] = {}
-    contribution: dict[str, float] = {}
-    fees: dict[str, Fee] = {}
-    sell_tax: dict[str, float] = dict(DEFAULT_SELL_TAX)
-    defaults = Settings()
-    mode = defaults.mode
-    fractional = defaults.fractional
-    band = Band()
-    min_trade = 0.0
-    fx_spread = 0.0
-    auto_fx = defaults.auto_fx
-    time_limit = defaults.time_limit
-    account: str | None = None
-    cash_target: float | None = None
-    tax_set = False
-    for row, name, value in pairs:
-        where = f"Settings row {row}"
-        raw = name.strip()
-        key = raw[len("settings.") :] if raw.lower().startswith("settings.") else raw
-        key = _SETTING_ALIASES.get(_key(key), key)
-        lowered = key.lower()
-        if blank(value):
-            continue
-        locations[f"settings.{key}"] = where
-        if lowered == "base_currency":
-            base = text(value).upper()
-            if base not in KNOWN_CURRENCIES:
-                raise PortfolioError(where, f"base currency {show(value)} is unknown")
-        elif lowered == "mode":
-            chosen = _MODES.get(_key(text(value)))
-            if chosen is None:
-                raise PortfolioError(
-                    where, f"mode {show(value)} is not rebalance, buy_only or sell_only"
-                )
-            mode = chosen
-        elif lowered == "fractional":
-            fractional = flag(value, "fractional", where)
-        elif lowered == "auto_fx":
-            auto_fx = flag(value, "auto_fx", where)
-        elif lowered == "contribution":
-            contribution[base] = number(value, "contribution", where)
-        elif lowered.startswith("contribution."):
-            contribution[key.split(".", 1)[1].upper()] = number(value, "contribution", where)
-        elif lowered == "contribution_account":
-            account = text(value)
-        elif lowered == "band":
-            band = _band(value, where)
-        elif lowered == "band.absolute":
-            band = Band(number(value, "band", where, percent=True), band.relative)
-        elif lowered == "band.relative":
-            band = Band(band.absolute, number(value, "band", where, percent=True))
-        elif lowered == "min_trade_value":
-            min_trade = number(value, "minimum trade value", where)
-        elif lowered == "fx_spread":
-            fx_spread = number(value, "FX spread", where, percent=True)
-        elif lowered == "time_limit":
-            time_limit = number(value, "time limit", where)
-        elif lowered in ("targets.cash", "cash_target"):
-            cash_target = number(value, "cash target", where, percent=True)
-        elif lowered.startswith("fx."):
-            fx[key[3:].upper()] = number(value, key, where)
-            locations[f"fx.{key[3:].upper()}"] = where
-        elif lowered.startswith("fees.") and lowered.count(".") == 2:
-            _, market, part = key.split(".")
-            old = fees.get(market.upper(), Fee())
-            amount = number(value, key, where, percent=part.lower() == "rate")
-            if part.lower() == "rate":
-                fees[market.upper()] = Fee(amount, old.min)
-            elif part.lower() == "min":
-                fees[market.upper()] = Fee(old.rate, amount)
-            else:
-                raise PortfolioError(where, f"unknown setting {name!r}")
-        elif lowered.startswith("sell_tax."):
-            if not tax_set:
-                sell_tax, tax_set = {}, True
-            sell_tax[key.split(".", 1)[1].upper()] = number(value, key, where, percent=True)
-        elif lowered.startswith("workbook."):
-            continue  # the workbook's own settings (quote freshness) mean nothing here
-        else:
-            raise PortfolioError(
-                where,
-                f"unknown setting {name!r} (expected keys such as mode, base_currency, "
-                "fractional, band, fees.US.rate, fx.USDKRW)",
-            )
-    settings = Settings(
-        mode=mode,
-        contribution=contribution,
-        contribution_account=account,
-        fractional=fractional,
-        band=band,
-        min_trade_value=min_trade,
-        fees=fees,
-        sell_tax=sell_tax,
-        fx_spread=fx_spread,
-        auto_fx=auto_fx,
-        time_limit=time_limit,
-    )
-    return base, fx, settings, cash_target
-
-
-def _band(value: object, where: str) -> Band:
-    """``5/25`` (absolute % / relative %), or one number for an absolute band."""
-    raw = text(value)
-    if "/" in raw:
-        a, _, r = raw.partition("/")
-        absolute = number(a.strip().rstrip("%"), "band", where) / 100.0
-        relative = number(r.strip().rstrip("%"), "band", where) / 100.0
-        return Band(absolute, relative)
-    return Band(number(value, "band", where, percent=True), 0.0)
+                    raise PortfolioError(where, "expected two columns: key, value")
+                rows.append(cells.SettingRow(name, cell(line[1]), where, where))
+    return cells.settings_from_rows(rows)

@@ -1,5 +1,6 @@
 """What the worksheet functions compute: ``=QUOTE()``, ``=FX()``, ``=REBAL_TRADES()``,
-``=REBAL_DRIFT()``. ``udfs/xlrebalance_udfs.py`` only declares them to xlwings and calls here.
+``=REBAL_SUMMARY()``, ``=REBAL_DRIFT()``. ``udfs/xlrebalance_udfs.py`` only declares them to
+xlwings and calls here.
 
 Every function returns a value for a cell and never raises: a problem comes back as one short
 text starting with ``#XLREBALANCE:`` (``#XLREBALANCE: Holdings row 3: quantity "ten" is not a
@@ -22,7 +23,7 @@ from typing import Any
 
 from xlrebalance.cells import text, ticker
 from xlrebalance.errors import PortfolioError, XlRebalanceError
-from xlrebalance.model import KNOWN_CURRENCIES, Plan, Portfolio, validate
+from xlrebalance.model import KNOWN_CURRENCIES, Plan, Portfolio, validate, valuation
 from xlrebalance.quotes.cache import QuoteCache
 from xlrebalance.quotes.calendar import FreshnessPolicy
 from xlrebalance.quotes.engine import Sources, Want
@@ -30,6 +31,7 @@ from xlrebalance.quotes.pending import PendingQuotes, Waiter
 from xlrebalance.quotes.prices import want_of
 from xlrebalance.quotes.types import Quote, QuoteStatus
 from xlrebalance.ranges import RangeInput, as_grid, read_ranges
+from xlrebalance.workbook.schema import SUMMARY_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +42,20 @@ MAX_MESSAGE = 240
 
 CellValue = str | float | int | bool | dt.datetime | None
 TRADE_HEADER = {
-    "en": ("account", "ticker", "side", "quantity", "price", "amount", "fees", "taxes"),
-    "ko": ("계좌", "종목코드", "구분", "수량", "가격", "금액", "수수료", "세금"),
-}
+    "en": ("account", "ticker", "side", "quantity", "price", "currency", "amount", "fees",
+           "taxes"),
+    "ko": ("계좌", "종목코드", "구분", "수량", "가격", "통화", "금액", "수수료", "세금"),
+}  # fmt: skip
+"""Price, amount, fees and taxes are in the order's own currency (the currency column)."""
+SUMMARY_ROWS = (
+    "solver", "gap", "drift_before", "drift_after", "value_before", "value_after", "fees",
+    "taxes", "fx_cost",
+)  # fmt: skip
+"""What ``=REBAL_SUMMARY()`` shows, in order (labels from the Orders sheet's summary), then
+one ``warning`` row per warning of the plan."""
+PLAN_MEMORY = 32
+"""Plans remembered by their priced portfolio: ``=REBAL_TRADES()`` and ``=REBAL_SUMMARY()``
+over the same ranges plan once."""
 QUOTE_FIELDS = {
     "price": "price", "가격": "price", "현재가": "price",
     "currency": "currency", "통화": "currency",
@@ -346,6 +359,28 @@ def _portfolio(
     return inp, portfolio
 
 
+_plans: dict[str, Plan] = {}
+_plans_lock = threading.Lock()
+
+
+def _plan_for(portfolio: Portfolio, planner: Callable[[Portfolio], Plan] | None) -> Plan:
+    if planner is not None:
+        return planner(portfolio)
+    from xlrebalance.planner import plan as make_plan
+
+    key = f"{id(make_plan)}:{portfolio!r}"
+    with _plans_lock:
+        known = _plans.get(key)
+    if known is not None:
+        return known
+    result = make_plan(portfolio)
+    with _plans_lock:
+        while len(_plans) >= PLAN_MEMORY:
+            _plans.pop(next(iter(_plans)))
+        _plans[key] = result
+    return result
+
+
 def trades_table(
     holdings: object,
     targets: object,
@@ -356,22 +391,56 @@ def trades_table(
     waiter: Waiter | None = None,
     planner: Callable[[Portfolio], Plan] | None = None,
 ) -> Any:
-    """``=REBAL_TRADES(...)``: a header row, then one row per order (spills)."""
+    """``=REBAL_TRADES(...)``: a header row, then one row per order (spills). Amounts are in
+    each order's currency, named in the currency column."""
 
     def compute() -> Any:
         inp, portfolio = _portfolio(holdings, targets, cash, settings, live, waiter)
-        if planner is None:
-            from xlrebalance.planner import plan as make_plan
-
-            result = make_plan(portfolio)
-        else:
-            result = planner(portfolio)
+        result = _plan_for(portfolio, planner)
         rows: list[list[CellValue]] = [list(TRADE_HEADER["ko" if inp.korean else "en"])]
         for o in result.orders:
             quantity = int(o.quantity) if float(o.quantity).is_integer() else o.quantity
             rows.append(
-                [o.account, o.ticker, o.side.value, quantity, o.price, o.amount, o.fees, o.taxes]
-            )
+                [o.account, o.ticker, o.side.value, quantity, o.price, o.currency, o.amount,
+                 o.fees, o.taxes]
+            )  # fmt: skip
+        return rows
+
+    return guarded(compute)
+
+
+def summary_table(
+    holdings: object,
+    targets: object,
+    cash: object = None,
+    settings: object = None,
+    *,
+    live: LiveQuotes | None = None,
+    waiter: Waiter | None = None,
+    planner: Callable[[Portfolio], Plan] | None = None,
+) -> Any:
+    """``=REBAL_SUMMARY(...)``: the plan of ``=REBAL_TRADES()`` over the same ranges, as
+    label/value rows: solver status and gap, drift, value and costs in the base currency,
+    then one row per warning (spills)."""
+
+    def compute() -> Any:
+        inp, portfolio = _portfolio(holdings, targets, cash, settings, live, waiter)
+        result = _plan_for(portfolio, planner)
+        s = result.summary
+        values: dict[str, CellValue] = {
+            "solver": s.solver.status.value,
+            "gap": s.solver.gap,
+            "drift_before": s.drift_before,
+            "drift_after": s.drift_after,
+            "value_before": s.value_before,
+            "value_after": s.value_after,
+            "fees": s.fees_total,
+            "taxes": s.taxes_total,
+            "fx_cost": s.fx_cost_total,
+        }
+        lang = 1 if inp.korean else 0
+        rows: list[list[CellValue]] = [[SUMMARY_LABELS[k][lang], values[k]] for k in SUMMARY_ROWS]
+        rows.extend([SUMMARY_LABELS["warning"][lang], w] for w in result.warnings)
         return rows
 
     return guarded(compute)
@@ -388,19 +457,10 @@ def drift_value(
     """``=REBAL_DRIFT(...)``: sum of |weight - target| over tickers and cash (0 = on target)."""
 
     def compute() -> Any:
-        from xlrebalance.planner.drift import drift, weights
-
         _, p = _portfolio(holdings, targets, cash, None, live, waiter)
-        values: dict[str, float] = {}
-        for h in p.holdings:
-            assert h.price is not None
-            values[h.ticker] = values.get(h.ticker, 0.0) + h.quantity * h.price * p.rate(h.currency)
-        cash_value = sum(
-            amount * p.rate(currency) for a in p.accounts for currency, amount in a.cash.items()
-        )
-        if sum(values.values()) + cash_value <= 0:
+        value = valuation(p)
+        if value.value <= 0:
             raise PortfolioError("Holdings", "the portfolio has no value (quantities and cash)")
-        current = weights(values, cash_value)
-        return drift(current, dict(p.targets))
+        return value.drift
 
     return guarded(compute)

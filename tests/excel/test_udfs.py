@@ -140,13 +140,67 @@ def test_rebal_trades_on_a_messy_sheet(
     live.pending.run_pending()
     assert len(yahoo.calls) == 1
     table = udfs.REBAL_TRADES(HOLDINGS, TARGETS, CASH, None)
-    assert table[0] == ["account", "ticker", "side", "quantity", "price", "amount", "fees", "taxes"]
+    assert table[0] == [
+        "account", "ticker", "side", "quantity", "price", "currency", "amount", "fees", "taxes",
+    ]  # fmt: skip
     expected = plan(portfolio_from_dict(_expected_portfolio()))
     assert expected.orders, "the example must trade"
     assert table[1:] == [
-        [o.account, o.ticker, o.side.value, int(o.quantity), o.price, o.amount, o.fees, o.taxes]
+        [o.account, o.ticker, o.side.value, int(o.quantity), o.price, o.currency, o.amount,
+         o.fees, o.taxes]
         for o in expected.orders
+    ]  # fmt: skip
+    s = expected.summary
+    assert udfs.REBAL_SUMMARY(HOLDINGS, TARGETS, CASH, None) == [
+        ["Solver status", s.solver.status.value],
+        ["Solver gap", s.solver.gap],
+        ["Drift before", s.drift_before],
+        ["Drift after", s.drift_after],
+        ["Value before", s.value_before],
+        ["Value after", s.value_after],
+        ["Fees", s.fees_total],
+        ["Taxes", s.taxes_total],
+        ["FX cost", s.fx_cost_total],
+        *(["Warning", w] for w in expected.warnings),
     ]
+
+
+def test_rebal_trades_names_each_orders_currency(
+    udfs: ModuleType, live: worksheet.LiveQuotes
+) -> None:
+    holdings = [
+        ["ticker", "quantity", "price", "currency"],
+        ["QQQ", 0.0, 500.0, "USD"],
+        ["069500", 0.0, 40000.0, None],
+    ]
+    table = udfs.REBAL_TRADES(
+        holdings, [["QQQ", 0.5], ["069500", 0.5]], 2000000.0, [["fx.USDKRW", 1450.0]]
+    )
+    currency = table[0].index("currency")
+    assert {row[1]: row[currency] for row in table[1:]} == {"QQQ": "USD", "069500": "KRW"}
+    qqq = next(row for row in table[1:] if row[1] == "QQQ")
+    assert qqq[table[0].index("amount")] == pytest.approx(qqq[3] * 500.0)  # in USD
+
+
+def test_rebal_summary_carries_the_plans_warnings(
+    udfs: ModuleType, live: worksheet.LiveQuotes
+) -> None:
+    # The planner's own warnings, whatever they are, end the summary one row each.
+    made = plan(portfolio_from_dict(_expected_portfolio()))
+    warned = replace(made, warnings=("group Leveraged stays above its cap", "second"))
+    for header, labels in (
+        (["ticker", "quantity", "price"], ("Solver status", "Warning")),
+        (["종목코드", "수량", "현재가"], ("계산 상태", "경고")),
+    ):
+        answer = worksheet.summary_table(
+            [header, ["AAPL", 1.0, 1.0]],
+            [["AAPL", 1.0]],
+            10.0,
+            [["fx.USDKRW", 1450.0]],
+            planner=lambda _: warned,
+        )
+        assert answer[0] == [labels[0], made.summary.solver.status.value]
+        assert answer[-2:] == [[labels[1], w] for w in warned.warnings]
 
 
 def test_rebal_trades_headers_follow_korean_input(

@@ -18,6 +18,7 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Font
 from openpyxl.workbook.defined_name import DefinedName
 
+from workbook_checks import refresh_fails_leaving_file_alone
 from xlrebalance.errors import PortfolioError
 from xlrebalance.macros import refresh
 from xlrebalance.workbook.book import OpenpyxlBook
@@ -217,7 +218,7 @@ def test_second_refresh_in_place_keeps_one_backup_and_appends_history(book_copy:
     [
         ("E7", "ten", 'Holdings!E7: quantity "ten" is not a number'),
         ("H5", -3, "Holdings!H5: SPY: expected a positive price, got -3"),
-        ("C6", "JP", 'Holdings!C6: market "JP" is not one of US, KR'),
+        ("C6", "JP", 'Holdings!C6: market "JP" is not US or KR'),
         ("A8", "pension", "Holdings!A8: TQQQ: account 'pension' is not one of the accounts"),
         ("M4", 0.5, "Holdings!M4:M14 (Target): target weights sum to 1.3"),
         ("O9", "maybe", 'Holdings!O9: locked "maybe" is not TRUE or FALSE'),
@@ -234,17 +235,7 @@ def test_bad_input_names_sheet_and_cell_and_leaves_file_unchanged(
 def _refresh_fails_leaving_file_alone(book: Path, sheet: str, cell: str, value: object) -> str:
     """Put ``value`` in ``sheet!cell``, run a headless refresh; it must fail (exit 2) and
     leave the file byte for byte. Returns what it printed on stderr."""
-    wb = load_workbook(book, keep_vba=True)
-    wb[sheet][cell] = value
-    save_workbook(wb, book, backup=False)
-    before = book.read_bytes()
-    result = subprocess.run(
-        [sys.executable, "-m", "xlrebalance", "refresh", str(book), "--offline"],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    assert result.returncode == 2
-    assert book.read_bytes() == before
-    return result.stderr
+    return refresh_fails_leaving_file_alone(book, {(sheet, cell): value})
 
 
 def test_bad_setting_names_its_cell(book_copy: Path) -> None:

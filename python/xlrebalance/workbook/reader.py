@@ -18,38 +18,26 @@ from xlrebalance import cells
 from xlrebalance.errors import PortfolioError
 from xlrebalance.model import (
     CASH,
-    DEFAULT_SELL_TAX,
     MARKET_CURRENCY,
     Account,
-    Band,
-    Fee,
     Group,
     Holding,
-    Kind,
-    Market,
-    Mode,
     Portfolio,
-    Settings,
-    infer_market,
-    normalize_ticker,
     validate,
 )
 from xlrebalance.workbook.book import Block, Book, CellValue
 from xlrebalance.workbook.schema import (
     CASH_SHEET,
     DEFAULT_QUOTE_MAX_AGE_HOURS,
+    EXTRA_HEADERS,
     GROUPS,
     HOLDINGS,
-    SETTINGS,
     SETTINGS_COLUMNS,
     SETTINGS_SHEET,
-    Column,
     Lang,
     TableSheet,
     normalize_header,
 )
-
-_HEADER_SCAN_ROWS = 20
 
 
 @dataclass(frozen=True)
@@ -92,32 +80,28 @@ class _Table:
 
 
 def _find_header(
-    name: str, block: Block, columns: Sequence[Column], required: Sequence[str]
+    name: str,
+    block: Block,
+    aliases: dict[str, frozenset[str]],
+    required: Sequence[str],
+    english: dict[str, str],
 ) -> tuple[int, dict[str, int], Lang]:
-    aliases = {c.key: c.aliases() for c in columns}
-    korean = {c.key: normalize_header(c.ko) for c in columns}
-    for r, line in enumerate(block[:_HEADER_SCAN_ROWS]):
-        found: dict[str, int] = {}
-        ko_hits = 0
-        for c, value in enumerate(line):
-            if not isinstance(value, str):
-                continue
-            text = normalize_header(value)
-            for key, names in aliases.items():
-                if key not in found and text in names:
-                    found[key] = c + 1
-                    ko_hits += text == korean[key]
-        if all(k in found for k in required):
-            return r + 1, found, "ko" if ko_hits * 2 > len(found) else "en"
-    wanted = ", ".join(f'"{c.en}"' for c in columns if c.key in required)
-    raise PortfolioError(name, f"no header row with the columns {wanted} in its first rows")
+    header = cells.find_header(block, aliases, required)
+    if header is None:
+        wanted = ", ".join(f'"{english[k]}"' for k in required)
+        raise PortfolioError(name, f"no header row with the columns {wanted} in its first rows")
+    columns = {key: c + 1 for key, c in header.columns.items()}
+    return header.row + 1, columns, "ko" if header.korean else "en"
 
 
 def _read_table(book: Book, sheet: TableSheet, required: Sequence[str]) -> _Table:
     if sheet.name not in book.sheet_names():
         raise PortfolioError(sheet.name, "the workbook has no such sheet")
     block = book.read_block(sheet.name)
-    header_row, columns, lang = _find_header(sheet.name, block, sheet.columns, required)
+    english = {c.key: c.en for c in sheet.columns}
+    header_row, columns, lang = _find_header(
+        sheet.name, block, sheet.header_aliases(), required, english
+    )
     inputs = [c.key for c in sheet.columns if c.formula is None and c.key in columns]
     rows: list[tuple[int, dict[str, CellValue]]] = []
     for r in range(header_row, len(block)):
@@ -129,14 +113,6 @@ def _read_table(book: Book, sheet: TableSheet, required: Sequence[str]) -> _Tabl
             continue
         rows.append((r + 1, values))
     return _Table(sheet, header_row, columns, rows, lang)
-
-
-def _choice(value: CellValue, options: Sequence[str], label: str, where: str) -> str:
-    text = cells.text(value)
-    for option in options:
-        if text.upper() == option.upper():
-            return option
-    raise PortfolioError(where, f"{label} {cells.show(value)} is not one of {', '.join(options)}")
 
 
 def _time(value: CellValue) -> dt.datetime | None:
@@ -167,14 +143,16 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
         account = cells.text(values.get("account"))
         if not account:
             raise PortfolioError(where, "account is empty")
-        currency = cells.text(values.get("currency")).upper()
+        currency = cells.currency(
+            values.get("currency"), "", "currency", cash_table.where(row, "currency")
+        )
         if not currency:
             raise PortfolioError(cash_table.where(row, "currency"), "currency is empty")
         amount_at = cash_table.where(row, "amount")
         amount = (
             0.0
             if cells.blank(values.get("amount"))
-            else cells.number(values.get("amount"), "amount", amount_at)
+            else cells.number(values.get("amount"), "amount", amount_at, money=True)
         )
         balances = cash.setdefault(account, {})
         index = list(cash).index(account)
@@ -203,24 +181,17 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
         for key in HOLDINGS.columns:
             locations[f"holdings[{i}].{key.key}"] = at(row, key.key)
         locations[f"holdings[{i}]"] = at(row, "ticker")
-        raw_ticker = cells.text(values.get("ticker"))
-        if not raw_ticker:
+        ticker = cells.ticker(values.get("ticker"))
+        if not ticker:
             raise PortfolioError(at(row, "ticker"), "ticker is empty")
-        ticker = normalize_ticker(raw_ticker)
         account = cells.text(values.get("account"))
         if not account:
             raise PortfolioError(at(row, "account"), f"{ticker}: account is empty")
-        market = (
-            infer_market(ticker)
-            if cells.blank(values.get("market"))
-            else Market(_choice(values.get("market"), ("US", "KR"), "market", at(row, "market")))
+        market = cells.market(values.get("market"), ticker, at(row, "market"))
+        kind = cells.kind(values.get("kind"), values.get("name"), market, at(row, "kind"))
+        currency = cells.currency(
+            values.get("currency"), MARKET_CURRENCY[market], "currency", at(row, "currency")
         )
-        kind = (
-            Kind.STOCK
-            if cells.blank(values.get("kind"))
-            else Kind(_choice(values.get("kind"), ("STOCK", "ETF"), "kind", at(row, "kind")))
-        )
-        currency = cells.text(values.get("currency")).upper() or MARKET_CURRENCY[market]
         quantity_value = values.get("quantity")
         quantity = (
             0.0
@@ -231,7 +202,7 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
         price = (
             None
             if cells.blank(price_value)
-            else cells.number(price_value, "price", at(row, "price"))
+            else cells.number(price_value, "price", at(row, "price"), money=True)
         )
         locked_value = values.get("locked")
         locked = cells.flag(locked_value, "locked", at(row, "locked"))
@@ -284,7 +255,7 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
             percent=True,
         )
         tickers = tuple(
-            normalize_ticker(t)
+            cells.ticker(t)
             for t in cells.text(values.get("tickers"))
             .replace(";", ",")
             .replace(" ", ",")
@@ -329,125 +300,42 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
     )
 
 
-_SETTING_KINDS = {s.key: s for s in SETTINGS}
-
-
 def _read_settings(
     book: Book, locations: dict[str, str]
 ) -> tuple[dict[str, object], dict[str, int], int, dict[str, float]]:
     if SETTINGS_SHEET not in book.sheet_names():
         raise PortfolioError(SETTINGS_SHEET, "the workbook has no such sheet")
     block = book.read_block(SETTINGS_SHEET)
-    header_row, columns, _ = _find_header(SETTINGS_SHEET, block, SETTINGS_COLUMNS, ("key", "value"))
+    aliases = {
+        c.key: c.aliases() | {normalize_header(n) for n in EXTRA_HEADERS["Settings"].get(c.key, ())}
+        for c in SETTINGS_COLUMNS
+    }
+    english = {c.key: c.en for c in SETTINGS_COLUMNS}
+    header_row, columns, _ = _find_header(SETTINGS_SHEET, block, aliases, ("key", "value"), english)
     key_col, value_col = columns["key"], columns["value"]
-    values: dict[str, CellValue] = {}
     rows: dict[str, int] = {}
+    found: list[cells.SettingRow] = []
     for r in range(header_row, len(block)):
         line = block[r]
-        key = cells.text(line[key_col - 1] if key_col - 1 < len(line) else None)
-        if not key:
+        name = cells.text(line[key_col - 1] if key_col - 1 < len(line) else None)
+        if not name:
             continue
         where = cell_name(SETTINGS_SHEET, r + 1, value_col)
-        if key in rows:
-            raise PortfolioError(
-                cell_name(SETTINGS_SHEET, r + 1, key_col),
-                f"setting {key} appears twice (also row {rows[key]})",
-            )
-        rows[key] = r + 1
-        locations[key] = where
-        values[key] = line[value_col - 1] if value_col - 1 < len(line) else None
-
-    def value(key: str) -> CellValue:
-        return values.get(key)
-
-    def label(key: str) -> str:
-        setting = _SETTING_KINDS.get(key)
-        return setting.en.lower() if setting else key
-
-    def number(key: str, default: float, *, percent: bool = False) -> float:
-        if cells.blank(value(key)):
-            return default
-        return cells.number(value(key), label(key), locations[key], percent=percent)
-
-    def flag(key: str, default: bool) -> bool:
-        if cells.blank(value(key)):
-            return default
-        return cells.flag(value(key), label(key), locations[key])
-
-    fx: dict[str, float] = {}
-    contribution: dict[str, float] = {}
-    fees: dict[str, Fee] = {}
-    sell_tax: dict[str, float] = {}
-    extras: dict[str, float] = {}
-    known_exact = {
-        "base_currency", "settings.mode", "settings.contribution_account", "settings.fractional",
-        "settings.band.absolute", "settings.band.relative", "settings.min_trade_value",
-        "settings.fx_spread", "settings.auto_fx", "settings.time_limit", "targets.CASH",
-        "workbook.quote_max_age_hours",
-    }  # fmt: skip
-    for key in values:
-        if key.startswith("fx."):
-            if not cells.blank(value(key)):
-                fx[key[3:].upper()] = number(key, 0.0)
-        elif key.startswith("settings.contribution."):
-            amount = number(key, 0.0)
-            if amount:
-                contribution[key.rsplit(".", 1)[1].upper()] = amount
-        elif key.startswith("settings.fees."):
-            parts = key.split(".")
-            if len(parts) != 4 or parts[3] not in ("rate", "min"):
-                raise PortfolioError(locations[key], f"unknown setting key {key!r}")
-        elif key.startswith("settings.sell_tax."):
-            if not cells.blank(value(key)):
-                sell_tax[key.split(".", 2)[2].upper()] = number(key, 0.0, percent=True)
-        elif key not in known_exact:
-            raise PortfolioError(
-                cell_name(SETTINGS_SHEET, rows[key], key_col), f"unknown setting key {key!r}"
-            )
-    for market in dict.fromkeys(
-        k.split(".")[2].upper() for k in values if k.startswith("settings.fees.")
-    ):
-        rate = (
-            number(f"settings.fees.{market}.rate", 0.0, percent=True)
-            if f"settings.fees.{market}.rate" in values
-            else 0.0
+        value = line[value_col - 1] if value_col - 1 < len(line) else None
+        found.append(
+            cells.SettingRow(name, value, where, cell_name(SETTINGS_SHEET, r + 1, key_col))
         )
-        minimum = (
-            number(f"settings.fees.{market}.min", 0.0)
-            if f"settings.fees.{market}.min" in values
-            else 0.0
-        )
-        fees[market] = Fee(rate=rate, min=minimum)
-    if not any(k.startswith("settings.sell_tax.") for k in values):
-        sell_tax = dict(DEFAULT_SELL_TAX)
-    base = cells.text(value("base_currency")).upper() or "KRW"
-    mode_text = cells.text(value("settings.mode")) or Mode.REBALANCE.value
-    mode = Mode(
-        _choice(
-            mode_text, [m.value for m in Mode], "mode", locations.get("settings.mode", "Settings")
-        )
-    )
-    account = cells.text(value("settings.contribution_account")) or None
-    defaults = Settings()
-    settings = Settings(
-        mode=mode,
-        contribution=contribution,
-        contribution_account=account,
-        fractional=flag("settings.fractional", defaults.fractional),
-        band=Band(
-            absolute=number("settings.band.absolute", 0.0, percent=True),
-            relative=number("settings.band.relative", 0.0, percent=True),
-        ),
-        min_trade_value=number("settings.min_trade_value", 0.0),
-        fees=fees,
-        sell_tax=sell_tax,
-        fx_spread=number("settings.fx_spread", 0.0, percent=True),
-        auto_fx=flag("settings.auto_fx", defaults.auto_fx),
-        time_limit=number("settings.time_limit", defaults.time_limit),
-    )
-    if not cells.blank(value("targets.CASH")):
-        extras[CASH] = number("targets.CASH", 0.0, percent=True)
-    if not cells.blank(value("workbook.quote_max_age_hours")):
-        extras["workbook.quote_max_age_hours"] = number("workbook.quote_max_age_hours", 0.0)
-    parsed: dict[str, object] = {"base_currency": base, "fx": fx, "settings": settings}
+        key = cells.setting_key(name) or name
+        rows.setdefault(key, r + 1)
+        locations.setdefault(key, where)
+    read = cells.settings_from_rows(found)
+    locations.update(read.locations)
+    extras = dict(read.extras)
+    if read.cash_target is not None:
+        extras[CASH] = read.cash_target
+    parsed: dict[str, object] = {
+        "base_currency": read.base_currency,
+        "fx": read.fx,
+        "settings": read.settings,
+    }
     return parsed, rows, value_col, extras

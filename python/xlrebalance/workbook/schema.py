@@ -52,13 +52,15 @@ class Column:
         return self.note_en if lang == "en" else self.note_ko
 
     def aliases(self) -> frozenset[str]:
-        return frozenset({normalize_header(self.en), normalize_header(self.ko), self.key})
+        return frozenset(normalize_header(name) for name in (self.en, self.ko, self.key))
 
 
 def normalize_header(text: str) -> str:
-    """Lower case, no text in parentheses, single spaces: ``Value (KRW)`` -> ``value``."""
-    text = re.sub(r"\(.*?\)", "", text)
-    return " ".join(text.lower().replace("_", " ").split())
+    """Header text as compared: lower case, without "(units)" or "[notes]" and without
+    spaces, dots, underscores or dashes: ``Value (KRW)`` -> ``value``, ``목표 비중`` ->
+    ``목표비중``, ``price_time`` -> ``pricetime``."""
+    text = re.sub(r"\(.*?\)|\[.*?\]", "", text)
+    return re.sub(r"[\s._\-/:#]+", "", text.lower())
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,15 @@ class TableSheet:
 
     def hint(self, lang: Lang) -> str:
         return self.hint_en if lang == "en" else self.hint_ko
+
+    def header_aliases(self) -> dict[str, frozenset[str]]:
+        """Every header text each column is known by (normalised): its English and Korean
+        header, its key, and the names brokers' exports use (:data:`EXTRA_HEADERS`)."""
+        extra = EXTRA_HEADERS.get(self.name, {})
+        return {
+            c.key: c.aliases() | {normalize_header(n) for n in extra.get(c.key, ())}
+            for c in self.columns
+        }
 
 
 RATE = 'IF({cur}=BaseCurrency,1,SUMIFS(Settings!$C:$C,Settings!$A:$A,"fx."&{cur}&BaseCurrency))'
@@ -701,3 +712,36 @@ class Layout:
     """Where things landed in one built workbook (rows of settings, table extents)."""
 
     settings_rows: dict[str, int] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# Other names users' own sheets and brokers' exports give the same columns. The workbook
+# reader and the worksheet functions' range reader both match headers through these.
+
+EXTRA_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
+    "Holdings": {
+        "account": ("acct", "account id", "계좌명", "계좌번호", "계정"),
+        "ticker": (
+            "symbol", "code", "ticker symbol", "코드", "티커", "종목번호", "단축코드",
+        ),
+        "name": ("security", "종목", "이름", "종목 이름"),
+        "quantity": ("qty", "shares", "units", "보유수량", "주식수", "잔고수량"),
+        "price": ("last", "last price", "현재가", "주가", "종가", "시세"),
+        "currency": ("ccy", "거래통화"),
+        "market": ("exchange", "거래소"),
+        "kind": ("type", "asset type", "종류", "자산유형"),
+        "locked": ("lock", "hold", "잠금"),
+        "target": ("target weight", "weight target", "target %", "목표"),
+        "average_cost": ("avg cost", "cost", "평균단가", "매입가", "매입단가"),
+    },
+    "Cash": {
+        "account": ("acct", "account id", "계좌명", "계좌번호", "계정"),
+        "currency": ("ccy", "거래통화"),
+        "amount": ("cash", "balance", "현금", "예수금", "잔액"),
+    },
+    "Settings": {
+        "label": ("name", "항목"),
+        "value": ("설정값",),
+    },
+}  # fmt: skip
+"""Extra header names per sheet and column key (English and Korean)."""

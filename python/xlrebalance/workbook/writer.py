@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from xlrebalance.model import CASH, Plan, Portfolio
+from xlrebalance.model import Plan, Portfolio, Valuation, valuation
 from xlrebalance.workbook.book import Book, CellValue
 from xlrebalance.workbook.reader import WorkbookInput
 from xlrebalance.workbook.schema import (
@@ -282,33 +282,6 @@ def history_row(
 
 def append_history(book: Book, row: Sequence[CellValue], formats: Sequence[str | None]) -> int:
     return book.append_rows(HISTORY_SHEET, [list(row)], [list(formats)])
-
-
-@dataclass(frozen=True)
-class Valuation:
-    value: float
-    cash: float
-    drift: float
-
-
-def valuation(portfolio: Portfolio) -> Valuation:
-    """Value, cash and drift (the format document's L1 definition) at the sheet's prices."""
-    base_cash = sum(
-        amount * portfolio.rate(currency)
-        for account in portfolio.accounts
-        for currency, amount in account.cash.items()
-    )
-    by_ticker: dict[str, float] = {}
-    for h in portfolio.holdings:
-        value = h.quantity * (h.price or 0.0) * portfolio.rate(h.currency)
-        by_ticker[h.ticker] = by_ticker.get(h.ticker, 0.0) + value
-    total = base_cash + sum(by_ticker.values())
-    if total <= 0:
-        return Valuation(total, base_cash, 0.0)
-    tickers = set(by_ticker) | {t for t in portfolio.targets if t != CASH}
-    drift = sum(abs(by_ticker.get(t, 0.0) / total - portfolio.targets.get(t, 0.0)) for t in tickers)
-    drift += abs(base_cash / total - portfolio.targets.get(CASH, 0.0))
-    return Valuation(total, base_cash, drift)
 
 
 __all__ = [
