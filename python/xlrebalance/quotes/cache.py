@@ -323,6 +323,12 @@ T = TypeVar("T")
 
 
 def _create(db: sqlite3.Connection) -> None:
+    found = db.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+        "AND name IN ('quotes', 'symbols', 'meta')"
+    ).fetchone()
+    if found is not None and found[0] == 3:
+        return  # no write needed (another process may hold the write lock)
     db.executescript(_SCHEMA)
     db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
     db.commit()
