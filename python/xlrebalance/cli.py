@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -11,6 +10,7 @@ from dataclasses import replace
 from xlrebalance import __version__
 from xlrebalance.document import load_portfolio, plan_to_dict
 from xlrebalance.errors import XlRebalanceError
+from xlrebalance.jsonout import dumps
 from xlrebalance.planner import plan
 from xlrebalance.quotes import command as quote_commands
 from xlrebalance.quotes import fill_prices
@@ -34,6 +34,7 @@ def _parser() -> argparse.ArgumentParser:
         "--offline", action="store_true", help="use the prices and FX rates in the file only"
     )
     p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.add_argument("--accept-jumps", action="store_true", help="use prices that jumped far")
     p.set_defaults(handler=_plan)
     # Each feature registers its own subcommands (a function add_commands(commands)).
     quote_commands.add_commands(commands)
@@ -49,7 +50,12 @@ def _plan(args: argparse.Namespace) -> int:
         portfolio = load_portfolio(args.file, offline=args.offline)
     notes: tuple[str, ...] = ()
     if not args.offline:
-        portfolio, quotes = fill_prices(portfolio)
+        from xlrebalance.quotes.sanity import SanityPolicy
+
+        sanity = SanityPolicy(accept_jumps=args.accept_jumps)
+        portfolio, quotes = fill_prices(portfolio, sanity=sanity)
+        for line in quotes.refused:
+            print(f"xlrebalance: {line}", file=sys.stderr)
         if note := quotes.note():
             print(f"xlrebalance: {note}", file=sys.stderr)
             notes = (note,)
@@ -57,7 +63,7 @@ def _plan(args: argparse.Namespace) -> int:
     result = plan(portfolio)
     result = replace(result, warnings=result.warnings + notes)
     if args.json:
-        print(json.dumps(plan_to_dict(result), indent=2, ensure_ascii=False))
+        print(dumps(plan_to_dict(result)))
     else:
         print(format_plan(result))
     return 0

@@ -48,6 +48,8 @@ class RefreshResult:
     portfolio: Portfolio
     staleness: Staleness
     lang: str
+    refused: tuple[str, ...] = ()
+    """Fetched prices refused as absurd, in the wrong currency or an implausible jump."""
 
 
 def _now() -> dt.datetime:
@@ -82,20 +84,28 @@ def _say(book: Book) -> Say:
 
 
 def _fetch_quotes(
-    book: Book, inp: WorkbookInput, now: dt.datetime
-) -> tuple[WorkbookInput, frozenset[str], dict[str, str]]:
+    book: Book, inp: WorkbookInput, now: dt.datetime, *, accept_jumps: bool = False
+) -> tuple[WorkbookInput, frozenset[str], dict[str, str], tuple[str, ...]]:
     """Fill prices and FX through the quotes package and write them to the sheet.
 
-    Returns the refreshed input, the tickers priced fresh, and the tickers the sources had
-    no price for (with why): those are shown in their Source cell, not raised, so one
-    unknown ticker does not lose every other price."""
+    Returns the refreshed input, the tickers priced fresh, the tickers the sources had
+    no price for (with why) and one line per refused price. Tickers without a price are shown
+    in their Source cell, not raised, so one unknown ticker does not lose every other price.
+    A price the sources could not give (or gave and was refused: absurd, wrong currency, a
+    jump) leaves the sheet's price, time and source as they were: the row then counts as
+    stale by its own time."""
     say = _say(book)
+    from xlrebalance.quotes.sanity import SanityPolicy
+
+    sanity = SanityPolicy(max_jump=inp.max_price_jump, accept_jumps=accept_jumps)
 
     def progress(done: int, total: int) -> None:
         say(f"xlrebalance: fetching prices {done}/{total}")
 
     say("xlrebalance: fetching prices")
-    portfolio, report = fill_prices(inp.portfolio, offline=False, strict=False, progress=progress)
+    portfolio, report = fill_prices(
+        inp.portfolio, offline=False, strict=False, progress=progress, sanity=sanity
+    )
     updates: dict[int, PriceUpdate] = {}
     fresh: set[str] = set()
     missing: dict[str, str] = {}
@@ -106,6 +116,8 @@ def _fetch_quotes(
             missing[new.ticker] = why
             updates[i] = PriceUpdate(None, None, f"no price: {why}")
             continue
+        if quote is not None and quote.source == "file":
+            continue  # the sheet's own price, kept: its time and source stay true
         # A quote without a price left the sheet's price in place: that price is not fresh.
         is_stale = quote is not None and (quote.status is QuoteStatus.STALE or quote.price is None)
         if new.price != old.price or quote is not None:
@@ -125,7 +137,8 @@ def _fetch_quotes(
     for q in report.fx:
         if q.price is None and q.ticker not in portfolio.fx:
             missing[q.ticker] = q.detail or q.status.value
-    return replace(inp, portfolio=portfolio), frozenset(fresh), missing
+    refused = tuple(str(line) for line in report.refused)
+    return replace(inp, portfolio=portfolio), frozenset(fresh), missing, refused
 
 
 def _sheet_time(time: object, now: dt.datetime) -> dt.datetime:
@@ -135,7 +148,13 @@ def _sheet_time(time: object, now: dt.datetime) -> dt.datetime:
     return time.astimezone().replace(tzinfo=None) if time.tzinfo else time
 
 
-def refresh(book: Book, *, offline: bool = False, now: dt.datetime | None = None) -> RefreshResult:
+def refresh(
+    book: Book,
+    *,
+    offline: bool = False,
+    now: dt.datetime | None = None,
+    accept_jumps: bool = False,
+) -> RefreshResult:
     """The main job: prices (unless ``offline``), orders and a History row.
 
     Prices fetched are written even when a ticker has none; planning then stops with an
@@ -145,11 +164,15 @@ def refresh(book: Book, *, offline: bool = False, now: dt.datetime | None = None
     say("xlrebalance: reading the workbook")
     inp = read_input(book, offline=offline)
     fresh: frozenset[str] = frozenset()
+    refused: tuple[str, ...] = ()
     if not offline:
-        inp, fresh, missing = _fetch_quotes(book, inp, now)
+        inp, fresh, missing, refused = _fetch_quotes(book, inp, now, accept_jumps=accept_jumps)
         _require_prices(inp, missing)
     say("xlrebalance: computing orders")
-    result = _plan(inp, now, fresh)
+    result = _with_hidden_rows(book, inp, _plan(inp, now, fresh))
+    if refused:  # shown in the Orders summary: a held-back price is never a silent one
+        plan = replace(result.plan, warnings=result.plan.warnings + refused)
+        result = replace(result, plan=plan, refused=refused)
     say("xlrebalance: writing orders")
     write_orders(book, result.plan, inp.portfolio, inp.lang, result.staleness, now)
     _history(book, "refresh", inp.portfolio, result.plan, result.staleness, now)
@@ -181,6 +204,25 @@ def _plan(inp: WorkbookInput, now: dt.datetime, fresh: frozenset[str]) -> Refres
     return RefreshResult(plan, inp.portfolio, staleness(inp, now, fresh), inp.lang)
 
 
+def _with_hidden_rows(book: Book, inp: WorkbookInput, result: RefreshResult) -> RefreshResult:
+    """Hidden or filtered-out Holdings rows are planned like any other (hiding a row is not
+    deleting it), and the Orders summary says which."""
+    hidden_rows = getattr(book, "hidden_rows", None)
+    if hidden_rows is None:
+        return result
+    hidden = hidden_rows("Holdings")
+    rows = [r for r in inp.holdings_rows if r in hidden]
+    if not rows:
+        return result
+    shown = ", ".join(str(r) for r in rows[:10]) + (" ..." if len(rows) > 10 else "")
+    if inp.lang == "ko":
+        note = f"숨겨지거나 필터로 가려진 Holdings 행 {len(rows)}개도 계산에 포함됨 (행 {shown})"
+    else:
+        note = f"{len(rows)} hidden or filtered-out Holdings row(s) were planned too (rows {shown})"
+    plan = replace(result.plan, warnings=(*result.plan.warnings, note))
+    return replace(result, plan=plan)
+
+
 def _history(
     book: Book,
     event: str,
@@ -200,6 +242,7 @@ class PriceRefresh:
 
     staleness: Staleness
     missing: Mapping[str, str]
+    refused: tuple[str, ...] = ()
 
     def problems(self) -> str | None:
         """One message for the user, or None when every price is fresh."""
@@ -210,6 +253,8 @@ class PriceRefresh:
         if self.staleness.tickers:
             shown = ", ".join(self.staleness.tickers[:8])
             parts.append(f"{len(self.staleness.tickers)} stale ({shown})")
+        if self.refused:
+            parts.append(f"{len(self.refused)} refused ({'; '.join(self.refused[:8])})")
         return "Prices: " + "; ".join(parts) if parts else None
 
 
@@ -221,15 +266,15 @@ def refresh_prices(book: Book, *, now: dt.datetime | None = None) -> PriceRefres
     now = now or _now()
     _say(book)("xlrebalance: reading the workbook")
     inp = read_input(book, offline=False)
-    inp, fresh, missing = _fetch_quotes(book, inp, now)
-    return PriceRefresh(staleness(inp, now, fresh), missing)
+    inp, fresh, missing, refused = _fetch_quotes(book, inp, now)
+    return PriceRefresh(staleness(inp, now, fresh), missing, refused)
 
 
 def compute_orders(book: Book, *, now: dt.datetime | None = None) -> Plan:
     """Ribbon "Compute orders": plan from the prices on the sheet, write the Orders sheet."""
     now = now or _now()
     inp = read_input(book, offline=True)
-    result = _plan(inp, now, frozenset())
+    result = _with_hidden_rows(book, inp, _plan(inp, now, frozenset()))
     write_orders(book, result.plan, inp.portfolio, inp.lang, result.staleness, now)
     return result.plan
 

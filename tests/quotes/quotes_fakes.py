@@ -6,7 +6,8 @@ handling, which keeps only cookies of a domain containing "yahoo", behaves as ag
 
 Faults are queued per path prefix and consumed one request at a time: ``429``, ``500``,
 ``garbage`` (not JSON), ``drop`` (close the connection without an answer), ``slow`` (sleep
-before answering), ``401`` (Yahoo's "Invalid Crumb").
+before answering), ``401`` (Yahoo's "Invalid Crumb"), ``429-retry-after`` (a 429 whose
+``Retry-After`` is the fault's seconds).
 """
 
 from __future__ import annotations
@@ -136,6 +137,10 @@ class FakeServer:
                 return
             if fault.kind == "slow":
                 time.sleep(fault.seconds)
+            elif fault.kind == "429-retry-after":
+                wait = {"Retry-After": f"{fault.seconds:g}", "Content-Type": "text/html"}
+                self._send(handler, 429, wait, b"Too Many Requests\r\n")
+                return
             else:
                 self._send(handler, *_fault_answer(fault.kind))
                 return

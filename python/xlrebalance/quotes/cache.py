@@ -11,14 +11,17 @@ Windows).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+import sys
 import threading
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
-from xlrebalance.errors import QuoteError
 from xlrebalance.quotes.types import Quote, QuoteStatus
 
 CACHE_ENV = "XLREBALANCE_CACHE_DIR"
@@ -76,27 +79,112 @@ def _moment(stamp: float | None) -> datetime | None:
 
 
 class QuoteCache:
-    """Thread-safe access to the cache file (one connection, one lock)."""
+    """Thread-safe access to the cache file (one connection, one lock).
 
-    def __init__(self, directory: str | Path | None = None) -> None:
+    The cache is a cache: no problem with it stops a command. A file that is not a database
+    or has a corrupt page is moved aside (``quotes.sqlite3.corrupt-<time>``) and a new one
+    started; a file that cannot be opened at all is replaced by an in-memory cache for this
+    run; a write blocked by another process past ``write_wait`` seconds is skipped (the prices
+    are still used, just not kept). Each of these is said once, on stderr and in
+    :attr:`notices`."""
+
+    def __init__(self, directory: str | Path | None = None, *, write_wait: float = 10.0) -> None:
         self.directory = Path(directory) if directory is not None else default_directory()
         self.path = self.directory / FILENAME
+        self.write_wait = write_wait
+        self.notices: list[str] = []
+        self._lock = threading.Lock()
+        self._db = self._connect()
+
+    # -- opening, quarantine and the guarded operation -------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=5.0)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            self._db.execute(
-                "INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
-            )
-            self._db.commit()
+            return self._open(self.path)
+        except sqlite3.Error as exc:
+            if not _corrupt(exc):
+                return self._in_memory(exc)
+            self._quarantine(exc)
+        except OSError as exc:
+            return self._in_memory(exc)
+        try:
+            return self._open(self.path)
         except (OSError, sqlite3.Error) as exc:
-            raise QuoteError(f"cannot open the quote cache {self.path}: {exc}") from exc
-        self._lock = threading.Lock()
+            return self._in_memory(exc)
+
+    def _open(self, target: Path | str) -> sqlite3.Connection:
+        db = sqlite3.connect(target, check_same_thread=False, timeout=BUSY_TIMEOUT)
+        try:
+            db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT * 1000)}")
+            if str(target) != ":memory:":
+                check = db.execute("PRAGMA quick_check").fetchone()
+                if check is None or check[0] != "ok":
+                    raise sqlite3.DatabaseError(f"database disk image is malformed ({check})")
+                _retry_busy(lambda: db.execute("PRAGMA journal_mode=WAL"), self.write_wait)
+                db.execute("PRAGMA synchronous=NORMAL")
+            _retry_busy(lambda: _create(db), self.write_wait)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _in_memory(self, exc: BaseException) -> sqlite3.Connection:
+        self._notice(
+            f"quote cache {self.path} cannot be used ({_short(exc)}): working without it for "
+            "this run (prices are fetched, not kept)"
+        )
+        return self._open(":memory:")
+
+    def _quarantine(self, exc: BaseException) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        aside = self.path.with_name(f"{FILENAME}.corrupt-{stamp}")
+        try:
+            os.replace(self.path, aside)
+        except OSError as move:
+            raise sqlite3.DatabaseError(f"cannot move the damaged cache aside: {move}") from exc
+        for suffix in ("-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                os.replace(f"{self.path}{suffix}", f"{aside}{suffix}")
+        self._notice(
+            f"quote cache {self.path} was damaged ({_short(exc)}): moved it to {aside.name} "
+            "and started a new one"
+        )
+
+    def _notice(self, message: str) -> None:
+        self.notices.append(message)
+        with _said_lock:
+            if message in _said:
+                return
+            _said.add(message)
+        print(f"xlrebalance: {message}", file=sys.stderr)
+
+    def _guard(self, operation: Callable[[sqlite3.Connection], T], default: T, what: str) -> T:
+        """Run ``operation`` on the connection under the lock; busy -> wait and retry up to
+        ``write_wait``; corrupt -> quarantine and retry once on a new file; any other
+        database error -> ``default`` with a notice."""
+        with self._lock:
+            for attempt in range(2):
+                try:
+                    return _retry_busy(lambda: operation(self._db), self.write_wait)
+                except sqlite3.Error as exc:
+                    with contextlib.suppress(sqlite3.Error):
+                        self._db.rollback()
+                    if _corrupt(exc) and attempt == 0:
+                        with contextlib.suppress(sqlite3.Error):
+                            self._db.close()
+                        try:
+                            self._quarantine(exc)
+                            self._db = self._open(self.path)
+                        except (OSError, sqlite3.Error) as again:
+                            self._db = self._in_memory(again)
+                        continue
+                    self._notice(f"quote cache: could not {what} ({_short(exc)})")
+                    return default
+            return default
 
     def close(self) -> None:
-        with self._lock:
+        with self._lock, contextlib.suppress(sqlite3.Error):
             self._db.close()
 
     def __enter__(self) -> QuoteCache:
@@ -109,27 +197,33 @@ class QuoteCache:
 
     def get(self, market: str, ticker: str) -> Quote | None:
         """The last good quote (status OK as stored; the caller judges freshness)."""
-        with self._lock:
-            row = self._db.execute(
+
+        def read(db: sqlite3.Connection) -> Quote | None:
+            row = db.execute(
                 f"SELECT {_COLUMNS} FROM quotes WHERE key = ?", (key_of(market, ticker),)
             ).fetchone()
-        return None if row is None else _quote(row)
+            return None if row is None else _quote(row)
+
+        return self._guard(read, None, "read a price")
 
     def get_many(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Quote]:
         wanted = list(keys)
-        found: dict[tuple[str, str], Quote] = {}
-        with self._lock:
+
+        def read(db: sqlite3.Connection) -> dict[tuple[str, str], Quote]:
+            found: dict[tuple[str, str], Quote] = {}
             for start in range(0, len(wanted), 500):  # SQLite's parameter limit
                 chunk = wanted[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(
+                rows = db.execute(
                     f"SELECT {_COLUMNS} FROM quotes WHERE key IN ({marks})",
                     [key_of(m, t) for m, t in chunk],
                 ).fetchall()
                 for row in rows:
                     q = _quote(row)
                     found[(q.market, q.ticker)] = q
-        return found
+            return found
+
+        return self._guard(read, {}, "read prices")
 
     def put(self, quotes: Sequence[Quote]) -> None:
         """Store good quotes; quotes without a price are ignored, never stored."""
@@ -154,55 +248,125 @@ class QuoteCache:
         ]
         if not rows:
             return
-        with self._lock:
+
+        def write(db: sqlite3.Connection) -> None:
             # A Yahoo quote carries no Korean name: keep the one KRX gave earlier.
-            self._db.executemany(
-                "INSERT INTO quotes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT(key) DO UPDATE SET price=excluded.price, "
-                "currency=excluded.currency, time=excluded.time, fetched=excluded.fetched, "
-                "source=excluded.source, symbol=excluded.symbol, delayed=excluded.delayed, "
-                "name=COALESCE(excluded.name, quotes.name), "
-                "name_ko=COALESCE(excluded.name_ko, quotes.name_ko), change=excluded.change",
-                rows,
-            )
-            self._db.commit()
+            with db:
+                db.executemany(
+                    "INSERT INTO quotes VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT(key) DO UPDATE SET price=excluded.price, "
+                    "currency=excluded.currency, time=excluded.time, fetched=excluded.fetched, "
+                    "source=excluded.source, symbol=excluded.symbol, delayed=excluded.delayed, "
+                    "name=COALESCE(excluded.name, quotes.name), "
+                    "name_ko=COALESCE(excluded.name_ko, quotes.name_ko), change=excluded.change",
+                    rows,
+                )
+
+        self._guard(write, None, f"keep {len(rows)} price(s); they are used but not cached")
 
     def clear(self) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM quotes")
-            self._db.execute("DELETE FROM symbols")
-            self._db.commit()
+        def wipe(db: sqlite3.Connection) -> None:
+            with db:
+                db.execute("DELETE FROM quotes")
+                db.execute("DELETE FROM symbols")
+
+        self._guard(wipe, None, "clear the cache")
 
     # -- KRX code -> Yahoo symbol ----------------------------------------------------------
 
     def symbols(self, tickers: Iterable[str]) -> dict[str, str]:
         wanted = list(tickers)
-        found: dict[str, str] = {}
-        with self._lock:
+
+        def read(db: sqlite3.Connection) -> dict[str, str]:
+            found: dict[str, str] = {}
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 found.update(
-                    self._db.execute(
+                    db.execute(
                         f"SELECT ticker, symbol FROM symbols WHERE ticker IN ({marks})", chunk
                     ).fetchall()
                 )
-        return found
+            return found
+
+        return self._guard(read, {}, "read KRX symbols")
 
     def remember_symbols(self, resolved: dict[str, str], now: datetime) -> None:
         if not resolved:
             return
-        with self._lock:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO symbols VALUES (?, ?, ?)",
-                [(t, s, now.timestamp()) for t, s in resolved.items()],
-            )
-            self._db.commit()
+
+        def write(db: sqlite3.Connection) -> None:
+            with db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO symbols VALUES (?, ?, ?)",
+                    [(t, s, now.timestamp()) for t, s in resolved.items()],
+                )
+
+        self._guard(write, None, "keep KRX symbols")
 
     def forget_symbols(self, tickers: Iterable[str]) -> None:
-        with self._lock:
-            self._db.executemany("DELETE FROM symbols WHERE ticker = ?", [(t,) for t in tickers])
-            self._db.commit()
+        gone = [(t,) for t in tickers]
+
+        def write(db: sqlite3.Connection) -> None:
+            with db:
+                db.executemany("DELETE FROM symbols WHERE ticker = ?", gone)
+
+        self._guard(write, None, "forget KRX symbols")
+
+
+BUSY_TIMEOUT = 2.0
+"""Seconds SQLite itself waits for another process's lock per statement (then we retry)."""
+
+_said: set[str] = set()
+_said_lock = threading.Lock()
+T = TypeVar("T")
+
+
+def _create(db: sqlite3.Connection) -> None:
+    found = db.execute(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' "
+        "AND name IN ('quotes', 'symbols', 'meta')"
+    ).fetchone()
+    if found is not None and found[0] == 3:
+        return  # no write needed (another process may hold the write lock)
+    db.executescript(_SCHEMA)
+    db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+    db.commit()
+
+
+def _busy(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return bool(code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED))
+    return "locked" in str(exc) or "busy" in str(exc)
+
+
+def _corrupt(exc: sqlite3.Error) -> bool:
+    """A file that is not (or no longer) a sound database, as opposed to a busy or
+    unreachable one."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and code & 0xFF in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        return True
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text or "encrypted" in text
+
+
+def _retry_busy(operation: Callable[[], T], wait: float) -> T:
+    """``operation()``, tried again while the database is busy, for up to ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    pause = 0.05
+    while True:
+        try:
+            return operation()
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
+
+
+def _short(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
 
 
 def _quote(row: tuple[object, ...]) -> Quote:

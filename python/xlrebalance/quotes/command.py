@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import UTC
 from typing import Any, TextIO
 
+from xlrebalance.jsonout import dumps
 from xlrebalance.quotes.prices import quote
+from xlrebalance.quotes.sanity import SanityPolicy
 from xlrebalance.quotes.types import Quote, QuoteStatus
 
 PROGRESS_MIN = 20
@@ -25,6 +26,11 @@ def add_commands(commands: Any) -> None:
     p.add_argument("tickers", nargs="+", metavar="TICKER")
     p.add_argument("--json", action="store_true", help="print the quotes as JSON")
     p.add_argument("--offline", action="store_true", help="use the quote cache only")
+    p.add_argument(
+        "--accept-jumps",
+        action="store_true",
+        help="use prices that jumped implausibly far from the last good price (after a split)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -32,12 +38,17 @@ def run(args: argparse.Namespace) -> int:
     tickers: list[str] = args.tickers
     bar = ProgressBar(sys.stderr) if len(tickers) >= PROGRESS_MIN and sys.stderr.isatty() else None
     try:
-        quotes = quote(tickers, offline=args.offline, progress=bar)
+        quotes = quote(
+            tickers,
+            offline=args.offline,
+            progress=bar,
+            sanity=SanityPolicy(accept_jumps=args.accept_jumps),
+        )
     finally:
         if bar is not None:
             bar.finish()
     if args.json:
-        print(json.dumps([quote_to_dict(q) for q in quotes], indent=2, ensure_ascii=False))
+        print(dumps([quote_to_dict(q) for q in quotes]))
     else:
         print(format_quotes(quotes))
     return 0 if all(q.price is not None for q in quotes) else 1

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from xlrebalance.quotes.cache import QuoteCache
 from xlrebalance.quotes.calendar import SEOUL, FreshnessPolicy
 from xlrebalance.quotes.krx import NO_CREDENTIALS, KrxSource, find_credentials, notice_once
+from xlrebalance.quotes.sanity import SanityPolicy, implausible, jump, wrong_currency
 from xlrebalance.quotes.types import Quote, QuoteSource, QuoteStatus, failure
 from xlrebalance.quotes.yahoo import YahooSource, fx_symbol, yahoo_symbol
 
@@ -69,6 +70,10 @@ class QuoteReport:
     fetched: int = 0
     """Symbols asked of the network (0 when everything was fresh in the cache)."""
     notices: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
+    """One line per fetched price refused by :mod:`.sanity` (``TICKER: why``)."""
+    held: tuple[str, ...] = ()
+    """Tickers whose fetched price was refused as an implausible jump (``--accept-jumps``)."""
     _index: dict[tuple[str, str], Quote] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -112,12 +117,32 @@ def refresh(
     now: datetime | None = None,
     policy: FreshnessPolicy | None = None,
     progress: ProgressCallback | None = None,
+    currencies: Mapping[Want, str] | None = None,
+    reference: Mapping[Want, float] | None = None,
+    sanity: SanityPolicy | None = None,
 ) -> QuoteReport:
-    """Quotes for ``wants`` (in order, each once) from the cache and, when needed, the network."""
+    """Quotes for ``wants`` (in order, each once) from the cache and, when needed, the network.
+
+    Every price is checked (:mod:`.sanity`) before it is cached or returned: an absurd price,
+    one in another currency than ``currencies`` names for its ticker (FX pairs and KRX codes
+    are checked without being named), or an implausible jump from the last good price (the
+    cache's, else ``reference``) is refused like a failed fetch -- never cached, and the last
+    good price is used instead, marked stale with the reason."""
     now = now or datetime.now(UTC)
     policy = policy or FreshnessPolicy()
+    sanity = sanity or SanityPolicy()
     wants = list(dict.fromkeys(wants))
-    cached = cache.get_many((w.market, w.ticker) for w in wants)
+    stored = cache.get_many((w.market, w.ticker) for w in wants)
+    cached: dict[tuple[str, str], Quote] = {}
+    for want in wants:  # a cache written before these checks may hold what they refuse
+        hit = stored.get((want.market, want.ticker))
+        expected = expected_currency(want, (currencies or {}).get(want))
+        if (
+            hit is not None
+            and hit.price is not None
+            and not (implausible(hit.price, want.market) or wrong_currency(hit.currency, expected))
+        ):
+            cached[(want.market, want.ticker)] = hit
     results: dict[Want, Quote] = {}
     todo: list[Want] = []
     for want in wants:
@@ -133,22 +158,50 @@ def refresh(
         else:
             todo.append(want)
     notices: list[str] = []
+    held: list[str] = []
+    refused: list[str] = []
     fetched_symbols = 0
     if todo:
         fetched, fetched_symbols, notices = _fetch(todo, cache, sources, now, progress)
         good: list[Quote] = []
         for want in todo:
             got = fetched[want]
+            hit = cached.get((want.market, want.ticker))
             if got.price is not None:
-                results[want] = got
-                good.append(got)
-            else:
-                hit = cached.get((want.market, want.ticker))
-                results[want] = _stale(hit, got.detail) if hit is not None else got
+                expected = expected_currency(want, (currencies or {}).get(want))
+                why = implausible(got.price, want.market) or wrong_currency(
+                    got.currency, expected, want.market
+                )
+                if why is None:
+                    last = hit.price if hit is not None else (reference or {}).get(want)
+                    why = jump(got.price, last, hit.time if hit is not None else None, sanity)
+                    if why is not None:
+                        held.append(want.ticker)
+                if why is None:
+                    results[want] = got
+                    good.append(got)
+                    continue
+                refused.append(f"{want.ticker}: {got.source} quote refused: {why}")
+                got = replace(got, price=None, status=QuoteStatus.ERROR, detail=why)
+            results[want] = _stale(hit, got.detail) if hit is not None else got
         cache.put(good)
     return QuoteReport(
-        quotes=tuple(results[w] for w in wants), fetched=fetched_symbols, notices=tuple(notices)
+        quotes=tuple(results[w] for w in wants),
+        fetched=fetched_symbols,
+        notices=tuple(notices),
+        refused=tuple(refused),
+        held=tuple(held),
     )
+
+
+def expected_currency(want: Want, given: str | None) -> str | None:
+    """The currency a price of ``want`` must be in: an FX pair's quote currency (``USDKRW``
+    is KRW per dollar), KRW for KRX codes, else what the caller knows (the holding's)."""
+    if want.market == "FX":
+        return want.ticker[3:]
+    if want.market == "KR":
+        return "KRW"
+    return given
 
 
 _EPOCH = datetime.fromtimestamp(0, UTC)

@@ -71,9 +71,13 @@ class RetryPolicy:
             except Exception as exc:
                 if n == self.attempts or not is_transient(exc):
                     raise
-                if clock() + delay >= deadline:
+                # A server that says how long to wait (HTTP 429/503 Retry-After) is obeyed,
+                # as far as the budget allows; past it the caller falls back to old prices.
+                asked = getattr(exc, "retry_after", None)
+                wait = max(delay, asked) if isinstance(asked, int | float) else delay
+                if clock() + wait >= deadline:
                     raise
-                sleep(delay)
+                sleep(wait)
                 delay = min(delay * 2, self.max_delay)
         raise AssertionError("unreachable: the loop returns or raises")
 

@@ -13,6 +13,7 @@ from xlrebalance.model import KNOWN_CURRENCIES, Holding, Portfolio, infer_market
 from xlrebalance.quotes.cache import QuoteCache
 from xlrebalance.quotes.calendar import FreshnessPolicy
 from xlrebalance.quotes.engine import ProgressCallback, QuoteReport, Sources, Want, refresh
+from xlrebalance.quotes.sanity import SanityPolicy
 from xlrebalance.quotes.types import Quote, QuoteStatus
 
 _PAIR = re.compile(r"^[A-Z]{6}$")
@@ -41,6 +42,7 @@ def fill_prices(
     progress: ProgressCallback | None = None,
     strict: bool = True,
     policy: FreshnessPolicy | None = None,
+    sanity: SanityPolicy | None = None,
 ) -> tuple[Portfolio, QuoteReport]:
     """Prices for every holding and every FX rate the portfolio needs.
 
@@ -60,6 +62,10 @@ def fill_prices(
     :class:`PortfolioError` naming the ticker (or FX pair), because the planner values every
     holding and converts every currency; ``strict=False`` returns the partly filled portfolio
     instead, for callers (the workbook's Refresh) that show what they got.
+
+    Fetched prices pass :mod:`.sanity` first (``sanity``: the jump threshold and whether jumps
+    are accepted); the price in the file is the last good price when the cache has none. A
+    refused price is never used: the file's (or cached) price stays, reported ``stale``.
     """
     own_cache = cache is None
     cache = cache if cache is not None else QuoteCache()
@@ -77,6 +83,7 @@ def fill_prices(
         typed_of = {Want(t, first[t].market.value): p for t, p in typed.items()}
         typed_of.update({Want(p, "FX"): portfolio.fx[p] for p in pairs if p in portfolio.fx})
         ask = [w for w in wants if not (offline and w in typed_of)]
+        currencies = {Want(t, h.market.value): h.currency for t, h in first.items()}
         fetched = refresh(
             ask,
             cache=cache,
@@ -85,6 +92,9 @@ def fill_prices(
             now=now,
             policy=policy,
             progress=progress,
+            currencies=currencies,
+            reference=typed_of,
+            sanity=sanity,
         )
         chosen: list[Quote] = []
         for want in wants:
@@ -98,7 +108,13 @@ def fill_prices(
                 chosen.append(_typed(want, typed_price, first, status, why.rstrip(": ")))
             elif got is not None:
                 chosen.append(_checked(got, want, first))
-        report = QuoteReport(quotes=tuple(chosen), fetched=fetched.fetched, notices=fetched.notices)
+        report = QuoteReport(
+            quotes=tuple(chosen),
+            fetched=fetched.fetched,
+            notices=fetched.notices,
+            refused=fetched.refused,
+            held=fetched.held,
+        )
     finally:
         if own_cache:
             cache.close()
@@ -179,6 +195,7 @@ def quote(
     now: datetime | None = None,
     progress: ProgressCallback | None = None,
     policy: FreshnessPolicy | None = None,
+    sanity: SanityPolicy | None = None,
 ) -> list[Quote]:
     """Quotes for tickers as typed (``AAPL``, ``5930``, ``069500``, ``USDKRW``), in order."""
     wants = [want_of(t) for t in tickers]
@@ -193,6 +210,7 @@ def quote(
             now=now,
             policy=policy,
             progress=progress,
+            sanity=sanity,
         )
     finally:
         if own_cache:

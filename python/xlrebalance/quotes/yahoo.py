@@ -23,9 +23,11 @@ import math
 import os
 import re
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +56,12 @@ _yfinance_cache_set = False
 
 
 class RateLimited(Transient):
-    """Yahoo answered 429 (yfinance raises YFRateLimitError after its own second try)."""
+    """Yahoo answered 429 (yfinance raises YFRateLimitError after its own second try).
+    ``retry_after``: the seconds Yahoo asked us to wait (its ``Retry-After``), if it said."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Malformed(ValueError):
@@ -89,8 +96,12 @@ _CURL_ERROR = re.compile(r"curl: \(\d+\) (.*?)(?:\. See |$)")
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, RateLimited) and exc.retry_after is not None:
+        return f"rate limited by Yahoo (HTTP 429; Retry-After {exc.retry_after:g} s)"
     if type(exc).__name__ == "YFRateLimitError" or isinstance(exc, RateLimited):
         return "rate limited by Yahoo (HTTP 429)"
+    if isinstance(exc, DeadlineExceeded):
+        return f"no answer from Yahoo within this fetch's time budget ({exc})"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     # curl_cffi's messages wrap the useful part ("Could not resolve host: ...") in boilerplate.
     match = _CURL_ERROR.search(text)
@@ -120,6 +131,11 @@ class YahooSource:
     name: str = "yahoo"
     requests: Counter = field(default_factory=Counter)
     _session: Any = field(default=None, repr=False)
+    _deadline: float | None = field(default=None, repr=False)
+    """monotonic() time the current fetch must end by; every request (cookie, crumb and
+    consent set-up included) is cut to it."""
+    _retry_after: float | None = field(default=None, repr=False)
+    """The last ``Retry-After`` of a 429, for the 429s yfinance turns into exceptions."""
 
     def __post_init__(self) -> None:
         if self.base_url is None:
@@ -133,9 +149,15 @@ class YahooSource:
         asked = list(dict.fromkeys(symbols))
         if not asked:
             return {}
-        with _YF_LOCK:
+        # The budget covers the whole fetch: waiting for another fetch, yfinance's cookie,
+        # crumb and consent set-up, every retry and every wait.
+        deadline = self.retry.deadline()
+        if not _YF_LOCK.acquire(timeout=self.retry.budget):
+            why = "another Yahoo fetch in this process used up this fetch's time budget"
+            return {s: failure(s, self.name, QuoteStatus.ERROR, why) for s in asked}
+        try:
+            self._deadline, self._retry_after = deadline, None
             data = self._yfdata()
-            deadline = self.retry.deadline()
             chunks = [asked[i : i + self.chunk_size] for i in range(0, len(asked), self.chunk_size)]
             results: dict[str, Quote] = {}
             fallback: list[str] = []
@@ -171,6 +193,9 @@ class YahooSource:
                 results[quote.symbol or quote.ticker] = quote
                 if progress:
                     progress(1)
+        finally:
+            self._deadline = None
+            _YF_LOCK.release()
         return {s: results[s] for s in asked}
 
     # -- yfinance plumbing ----------------------------------------------------------------
@@ -204,10 +229,19 @@ class YahooSource:
 
     def _get(self, data: Any, url: str, params: dict[str, str], deadline: float) -> Any:
         def attempt(left: float) -> Any:
-            response = data.get(url, params=params, timeout=min(self.timeout, left))
+            try:
+                response = data.get(url, params=params, timeout=min(self.timeout, left))
+            except Exception as exc:
+                if type(exc).__name__ == "YFRateLimitError":
+                    raise RateLimited(
+                        "rate limited by Yahoo (HTTP 429)", self._retry_after
+                    ) from exc
+                raise
             status = int(response.status_code)
             if status == 429:
-                raise RateLimited("rate limited by Yahoo (HTTP 429)")
+                raise RateLimited(
+                    "rate limited by Yahoo (HTTP 429)", retry_after(response) or self._retry_after
+                )
             if status >= 500:
                 raise ServerError(status, _text(response))
             return response
@@ -389,11 +423,41 @@ def _redirecting_session(owner: YahooSource) -> Any:
         def request(self, method: Any, url: str, *args: Any, **kwargs: Any) -> Any:
             given = kwargs.get("timeout")
             cap = owner.timeout
+            if owner._deadline is not None:
+                left = owner._deadline - time.monotonic()
+                if left <= 0.05:
+                    raise DeadlineExceeded(f"{owner.retry.budget:g} s used up")
+                cap = min(cap, left)
             kwargs["timeout"] = min(given, cap) if isinstance(given, int | float) else cap
             owner.requests.add()
-            return super().request(method, rewrite_url(url, owner.base_url), *args, **kwargs)
+            response = super().request(method, rewrite_url(url, owner.base_url), *args, **kwargs)
+            if int(response.status_code) == 429:
+                owner._retry_after = retry_after(response)
+            return response
 
     return RedirectingSession(impersonate="chrome")
+
+
+def retry_after(response: Any) -> float | None:
+    """Seconds from a response's ``Retry-After`` (a number of seconds or an HTTP date)."""
+    try:
+        value = response.headers.get("Retry-After")
+    except Exception:  # a response without headers says nothing
+        return None
+    if not value:
+        return None
+    text = str(value).strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
 
 
 def yahoo_symbol(ticker: str, market: str) -> str:

@@ -36,7 +36,9 @@ class Book(Protocol):
         values: Sequence[Sequence[CellValue]],
         number_formats: Sequence[Sequence[str | None]] | None = None,
     ) -> None:
-        """Write a rectangle of values (and, where given, number formats) at ``row, column``."""
+        """Write a rectangle of values (and, where given, number formats) at ``row, column``.
+        Strings are written as text, whatever they start with (``=``, ``+``, ``-``, ``@``):
+        never as formulas."""
         ...
 
     def clear_block(self, sheet: str, row: int, column: int, rows: int, columns: int) -> None:
@@ -54,13 +56,26 @@ class Book(Protocol):
         ...
 
 
+class Layout(Protocol):
+    """What a :class:`Book` may also say about a sheet's layout (both adapters do; a book
+    that does not is read as if nothing were merged or hidden)."""
+
+    def merged_ranges(self, sheet: str) -> list[tuple[int, int, int, int]]:
+        """Merged areas as ``(first_row, first_column, last_row, last_column)``."""
+        ...
+
+    def hidden_rows(self, sheet: str) -> set[int]:
+        """Rows hidden by hand or by a filter."""
+        ...
+
+
 class OpenpyxlBook:
     """:class:`Book` over an openpyxl workbook loaded with its formulas and VBA kept."""
 
     def __init__(self, workbook: Any, path: Path | None = None) -> None:
         self.workbook = workbook
         self.path = path
-        self._values: dict[str, Block] | None = None
+        self._values: dict[tuple[str, int], Block] | None = None
 
     @classmethod
     def open(cls, path: str | Path) -> OpenpyxlBook:
@@ -82,9 +97,14 @@ class OpenpyxlBook:
 
     def read_block(self, sheet: str) -> Block:
         ws = self.workbook[sheet]
-        block: Block = [list(row) for row in ws.iter_rows(values_only=True)]
-        if any(isinstance(v, str) and v.startswith("=") for row in block for v in row):
-            cached = self._cached(sheet)
+        block = _sparse_block(ws)
+        if block is None:
+            block = [list(row) for row in ws.iter_rows(values_only=True)]
+        last = max(
+            (r for r, row in enumerate(block, 1) if any(_formula(v) for v in row)), default=0
+        )
+        if last:
+            cached = self._cached(sheet, last)
             for r, row in enumerate(block):
                 for c, value in enumerate(row):
                     if isinstance(value, str) and value.startswith("="):
@@ -93,22 +113,35 @@ class OpenpyxlBook:
                             row[c] = saved
         return block
 
-    def _cached(self, sheet: str) -> Block:
+    def merged_ranges(self, sheet: str) -> list[tuple[int, int, int, int]]:
+        ranges = self.workbook[sheet].merged_cells.ranges
+        return [(r.min_row, r.min_col, r.max_row, r.max_col) for r in ranges]
+
+    def hidden_rows(self, sheet: str) -> set[int]:
+        dims = self.workbook[sheet].row_dimensions
+        return {int(n) for n, dim in dims.items() if getattr(dim, "hidden", False)}
+
+    def _cached(self, sheet: str, last_row: int) -> Block:
         """Formula results Excel saved in the file (none after an openpyxl save)."""
         if self._values is None:
             self._values = {}
+        key = (sheet, last_row)
+        if key not in self._values:
+            self._values[key] = []
             if self.path is not None and self.path.exists():
                 from openpyxl import load_workbook
 
+                # This sheet only (streamed): other sheets may be huge and are not ours.
                 values = load_workbook(self.path, read_only=True, data_only=True)
                 try:
-                    for name in values.sheetnames:
-                        self._values[name] = [
-                            list(row) for row in values[name].iter_rows(values_only=True)
+                    if sheet in values.sheetnames:
+                        self._values[key] = [
+                            list(row)
+                            for row in values[sheet].iter_rows(max_row=last_row, values_only=True)
                         ]
                 finally:
                     values.close()
-        return self._values.get(sheet, [])
+        return self._values[key]
 
     def write_block(
         self,
@@ -123,6 +156,10 @@ class OpenpyxlBook:
             for c, value in enumerate(line):
                 cell = ws.cell(row=row + r, column=column + c)
                 cell.value = value
+                if isinstance(value, str) and cell.data_type != "s":
+                    # openpyxl stores any string starting with "=" as a formula; what we
+                    # write is text from users and quote sources, never a formula to run.
+                    cell.data_type = "s"
                 fmt = _at(number_formats, r, c) if number_formats is not None else None
                 if isinstance(fmt, str):
                     cell.number_format = fmt
@@ -147,12 +184,10 @@ class OpenpyxlBook:
         from openpyxl.utils.cell import range_boundaries
 
         ws = self.workbook[sheet]
-        end = 0
-        for number, (value,) in enumerate(
-            ws.iter_rows(min_col=1, max_col=1, values_only=True), start=1
-        ):
-            if value is not None:
-                end = number
+        cells = getattr(ws, "_cells", {})  # sparse: a stray far-down cell costs nothing
+        end = max(
+            (r for (r, c), cell in cells.items() if c == 1 and cell.value is not None), default=0
+        )
         first = end + 1
         self.write_block(sheet, first, 1, values, number_formats)
         last = first + len(values) - 1
@@ -161,6 +196,36 @@ class OpenpyxlBook:
             if min_row < first <= max_row + 1 and last > max_row:
                 table.ref = f"{_letter(min_col)}{min_row}:{_letter(max_col)}{last}"
         return first
+
+
+SPARSE_CELLS = 200_000
+"""A used range with more cells than this is read from the cells that exist, not cell by
+cell: one stray value in row 1,048,576 must not cost 16 million empty cells."""
+
+_BLANK_ROW: list[CellValue] = []
+
+
+def _formula(value: object) -> bool:
+    return isinstance(value, str) and value.startswith("=")
+
+
+def _sparse_block(ws: Any) -> Block | None:
+    """The used range from A1 built from the sheet's stored cells, when it is large; rows
+    without a value are one shared empty list (readers treat a short row as blanks). None
+    for an ordinary sheet, which is read the usual way."""
+    cells = getattr(ws, "_cells", None)
+    if not isinstance(cells, dict) or ws.max_row * ws.max_column <= SPARSE_CELLS:
+        return None
+    width = ws.max_column
+    block: Block = [_BLANK_ROW] * ws.max_row
+    for (r, c), cell in cells.items():
+        value = cell.value
+        if value is None:
+            continue
+        if block[r - 1] is _BLANK_ROW:
+            block[r - 1] = [None] * width
+        block[r - 1][c - 1] = value
+    return block
 
 
 def _letter(column: int) -> str:

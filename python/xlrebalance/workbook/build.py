@@ -33,6 +33,7 @@ from xlrebalance.workbook.schema import (
     CONF_ROWS,
     CONF_SHEET,
     DASHBOARD_SHEET,
+    DEFAULT_MAX_PRICE_JUMP,
     GROUPS,
     HEADER_ROW,
     HISTORY_COLUMNS,
@@ -271,6 +272,8 @@ def _setting_value(key: str, portfolio: Portfolio | None) -> Any:
         return portfolio.targets.get(CASH, 0.0) if portfolio else 0.0
     if key == "workbook.quote_max_age_hours":
         return 24
+    if key == "workbook.max_price_jump":
+        return DEFAULT_MAX_PRICE_JUMP
     path = key.split(".")[1:]
     head = path[0]
     if head == "contribution":

@@ -40,6 +40,11 @@ def add_commands(commands: Any) -> None:
     refresh.add_argument(
         "--out", default=None, help="write the result here and leave BOOK untouched"
     )
+    refresh.add_argument(
+        "--accept-jumps",
+        action="store_true",
+        help="use prices that jumped implausibly far from the last ones (after a split)",
+    )
     refresh.set_defaults(handler=_refresh)
 
 
@@ -66,17 +71,37 @@ def _new(args: argparse.Namespace) -> int:
 def _refresh(args: argparse.Namespace) -> int:
     from xlrebalance.macros import refresh
     from xlrebalance.workbook.book import OpenpyxlBook
-    from xlrebalance.workbook.package import check_target, save_workbook
+    from xlrebalance.workbook.package import (
+        Fingerprint,
+        check_target,
+        remove_leftovers,
+        save_workbook,
+        workbook_lock,
+    )
     from xlrebalance.workbook.preserve import describe
 
     source = Path(args.book)
     target = Path(args.out) if args.out else source
     check_target(target)
-    book = OpenpyxlBook.open(source)
-    result = refresh(book, offline=args.offline)
     if target.suffix.lower() != source.suffix.lower():
         raise XlRebalanceError(f"--out must keep the workbook's type ({source.suffix})")
-    lost = save_workbook(book.workbook, target, source=source)
+    # One run at a time per target, for the whole read-plan-write cycle; the fingerprint
+    # catches writers that do not take the lock (Excel, a sync client, an older version).
+    with workbook_lock(target):
+        leftovers = remove_leftovers(target)
+        read = Fingerprint.of(source)
+        book = OpenpyxlBook.open(source)
+        result = refresh(book, offline=args.offline, accept_jumps=args.accept_jumps)
+        same = target == source or (target.exists() and target.samefile(source))
+        lost = save_workbook(book.workbook, target, source=source, expect=read if same else None)
+    if leftovers:
+        print(
+            f"xlrebalance: removed {leftovers} temp file(s) an interrupted run left beside "
+            f"{target.name}",
+            file=sys.stderr,
+        )
+    for line in result.refused:
+        print(f"xlrebalance: {line}", file=sys.stderr)
     print(format_plan(result.plan))
     if result.staleness.tickers:
         print(f"Warning      {result.staleness.message('en')}")

@@ -10,13 +10,15 @@ build is byte-reproducible.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import shutil
 import stat
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -53,6 +55,91 @@ def check_not_open(path: Path) -> None:
             f"{path.name} is open in Excel (found {lock.name}): close it there first, or "
             "write elsewhere with --out"
         )
+
+
+class WorkbookBusyError(XlRebalanceError):
+    """Another xlrebalance run kept the workbook's lock for longer than we wait."""
+
+
+class WorkbookChangedError(XlRebalanceError):
+    """The workbook changed on disk between our reading it and our replacing it."""
+
+
+LOCK_TIMEOUT = 180.0
+"""Seconds a run waits for another one working on the same workbook (a refresh with a slow
+quote fetch takes up to its fetch budget plus planning)."""
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file of ``path`` (beside it, hidden): ``.<name>.xlrebalance.lock``."""
+    return path.with_name(f".{path.name}.xlrebalance.lock")
+
+
+@contextlib.contextmanager
+def workbook_lock(path: Path, *, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold an inter-process lock on ``path`` for a whole read-plan-write cycle.
+
+    Two refreshes of one workbook then run one after the other, the second reading what the
+    first wrote, so neither's History row is lost. The lock is advisory (``filelock``: an OS
+    file lock, released by the OS when a killed run's process ends); programs that do not
+    take it are caught by :func:`save_workbook`'s re-check instead."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(lock_path(path)), timeout=timeout)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        raise WorkbookBusyError(
+            f"{path.name} is being updated by another xlrebalance run (waited {timeout:g} s "
+            f"for it): try again when it has finished"
+        ) from exc
+    except OSError as exc:  # a folder we cannot create the lock file in cannot be saved to
+        raise XlRebalanceError(f"{path}: cannot lock the workbook for writing: {exc}") from exc
+    try:
+        yield
+    finally:
+        # Removed while still held, so no lock file is left beside the workbook: a run
+        # waiting on this file sees it unlinked when it gets it, and locks a new one
+        # (filelock checks). Windows refuses to unlink an open file: it then stays.
+        with contextlib.suppress(OSError):
+            lock_path(path).unlink()
+        lock.release()
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What identifies one version of a file on disk (a save replaces the file, so a new
+    version has a new inode, and in practice a new size or modification time)."""
+
+    device: int
+    inode: int
+    size: int
+    modified_ns: int
+
+    @classmethod
+    def of(cls, path: Path) -> Fingerprint | None:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return None
+        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def leftover_temp_files(path: Path) -> list[Path]:
+    """Temp files of ``path`` that a killed save left behind (call while holding the lock:
+    a live save of this workbook would hold it too)."""
+    pattern = f".{path.name}.*.tmp"
+    return sorted(p for p in path.parent.glob(pattern) if p.is_file())
+
+
+def remove_leftovers(path: Path) -> int:
+    """Delete :func:`leftover_temp_files`; how many went."""
+    removed = 0
+    for leftover in leftover_temp_files(path):
+        with contextlib.suppress(OSError):
+            leftover.unlink()
+            removed += 1
+    return removed
 
 
 def vba_archive(parts: Mapping[str, bytes]) -> zipfile.ZipFile:
@@ -168,6 +255,7 @@ def save_workbook(
     fresh: bool = False,
     reproducible: bool = False,
     backup: bool = True,
+    expect: Fingerprint | None = None,
 ) -> tuple[Loss, ...]:
     """Save atomically: write a temp file beside ``path``, keep the previous file as
     ``<name>.bak`` (one generation), then replace. Refuses while Excel has the file open.
@@ -178,6 +266,11 @@ def save_workbook(
     :class:`PackageLossError` before anything is written; a save to another file goes ahead
     and returns the losses, for the caller to warn about. The replaced file keeps its
     permission bits; a new one gets the usual ``0o666`` less the umask (not mkstemp's 0600).
+
+    ``expect`` is the fingerprint of ``path`` when it was read: if the file on disk is no
+    longer that version just before it would be replaced, nothing is written and
+    :class:`WorkbookChangedError` tells the caller to run again (no silent loss of the other
+    writer's work). Temp names are unique (two savers never share one).
     """
     check_target(path)
     buffer = io.BytesIO()
@@ -198,10 +291,21 @@ def save_workbook(
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp, mode)
+        if expect is not None and Fingerprint.of(path) != expect:
+            raise WorkbookChangedError(
+                f"{path.name} was changed by another program while this run worked on it; "
+                "nothing was written: run the command again"
+            )
         if backup and path.exists():
-            bak_temp = path.with_name(f".{path.name}.bak.tmp")
-            shutil.copy2(path, bak_temp)
-            os.replace(bak_temp, backup_path(path))
+            bak_fd, bak_temp = tempfile.mkstemp(
+                prefix=f".{path.name}.", suffix=".bak.tmp", dir=path.parent
+            )
+            os.close(bak_fd)
+            try:
+                shutil.copy2(path, bak_temp)
+                os.replace(bak_temp, backup_path(path))
+            finally:
+                Path(bak_temp).unlink(missing_ok=True)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

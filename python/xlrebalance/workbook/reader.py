@@ -28,6 +28,7 @@ from xlrebalance.model import (
 from xlrebalance.workbook.book import Block, Book, CellValue
 from xlrebalance.workbook.schema import (
     CASH_SHEET,
+    DEFAULT_MAX_PRICE_JUMP,
     DEFAULT_QUOTE_MAX_AGE_HOURS,
     EXTRA_HEADERS,
     GROUPS,
@@ -56,6 +57,8 @@ class WorkbookInput:
     settings_value_column: int
     quote_max_age_hours: float
     locate: Callable[[str], str] = field(repr=False)
+    max_price_jump: float = DEFAULT_MAX_PRICE_JUMP
+    """Settings' ``workbook.max_price_jump``: see :mod:`xlrebalance.quotes.sanity`."""
 
 
 def cell_name(sheet: str, row: int, column: int) -> str:
@@ -102,10 +105,13 @@ def _read_table(book: Book, sheet: TableSheet, required: Sequence[str]) -> _Tabl
     header_row, columns, lang = _find_header(
         sheet.name, block, sheet.header_aliases(), required, english
     )
+    _refuse_merged(book, sheet.name, header_row, columns)
     inputs = [c.key for c in sheet.columns if c.formula is None and c.key in columns]
     rows: list[tuple[int, dict[str, CellValue]]] = []
     for r in range(header_row, len(block)):
         line = block[r]
+        if not line:  # a blank row of a sparse read (a stray cell far below)
+            continue
         values = {
             key: line[columns[key] - 1] if columns[key] - 1 < len(line) else None for key in columns
         }
@@ -113,6 +119,23 @@ def _read_table(book: Book, sheet: TableSheet, required: Sequence[str]) -> _Tabl
             continue
         rows.append((r + 1, values))
     return _Table(sheet, header_row, columns, rows, lang)
+
+
+def _refuse_merged(book: Book, name: str, header_row: int, columns: dict[str, int]) -> None:
+    """A merged area below a table's header would be read as one value and blanks (a merged
+    Quantity of 2 rows reads as the first row's number and an empty second): refuse it."""
+    merged = getattr(book, "merged_ranges", None)
+    if merged is None:
+        return
+    used = set(columns.values())
+    for top, left, bottom, right in merged(name):
+        if bottom > header_row and any(left <= c <= right for c in used):
+            area = f"{get_column_letter(left)}{top}:{get_column_letter(right)}{bottom}"
+            raise PortfolioError(
+                f"{name}!{area}",
+                "merged cells inside the table: unmerge them (each row needs its own value "
+                "in every column)",
+            )
 
 
 def _time(value: CellValue) -> dt.datetime | None:
@@ -297,6 +320,7 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
         settings_value_column=value_column,
         quote_max_age_hours=extras.get("workbook.quote_max_age_hours", DEFAULT_QUOTE_MAX_AGE_HOURS),
         locate=locate,
+        max_price_jump=extras.get("workbook.max_price_jump", DEFAULT_MAX_PRICE_JUMP),
     )
 
 
@@ -333,6 +357,9 @@ def _read_settings(
     extras = dict(read.extras)
     if read.cash_target is not None:
         extras[CASH] = read.cash_target
+    jump = extras.get("workbook.max_price_jump")
+    if jump is not None and not jump > 1:
+        raise PortfolioError(locations["workbook.max_price_jump"], "expected a number above 1")
     parsed: dict[str, object] = {
         "base_currency": read.base_currency,
         "fx": read.fx,

@@ -573,6 +573,18 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=0,
         number_format="0",
     ),
+    Setting(
+        "workbook.max_price_jump",
+        "Max price jump (x)",
+        "최대 가격 변동 (배)",
+        "number",
+        "A fetched price this many times the last one (or 1/x of it) is held back until you "
+        "accept it: xlrebalance refresh --accept-jumps.",
+        "직전 가격의 이 배수 이상(또는 1/x 이하)으로 바뀐 시세는 확인 전까지 쓰지 않음: "
+        "xlrebalance refresh --accept-jumps.",
+        minimum=1,
+        number_format="0.0",
+    ),
 )
 
 SETTINGS_COLUMNS = (
@@ -591,6 +603,7 @@ SETTINGS_COLUMNS = (
 SETTINGS_SHEET = "Settings"
 
 DEFAULT_QUOTE_MAX_AGE_HOURS = 24.0
+DEFAULT_MAX_PRICE_JUMP = 5.0  # = quotes.sanity.DEFAULT_MAX_JUMP (not imported: keeps this light)
 
 # --------------------------------------------------------------------------------------------
 # Output sheets.

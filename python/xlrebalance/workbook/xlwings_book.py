@@ -55,7 +55,7 @@ class XlwingsBook:
         if not values:
             return
         width = max(len(line) for line in values)
-        block = [list(line) + [None] * (width - len(line)) for line in values]
+        block = [[as_text(v) for v in line] + [None] * (width - len(line)) for line in values]
         ws = self.book.sheets[sheet]
         ws.range((row, column), (row + len(block) - 1, column + width - 1)).value = block
         if number_formats is not None:
@@ -98,6 +98,37 @@ class XlwingsBook:
                 left, width = area.column, area.shape[1]
                 table.resize(ws.range((top, left), (last, left + width - 1)))
 
+    # -- layout (Excel's COM objects; the remote engine has none: nothing is reported) ------
+
+    def merged_ranges(self, sheet: str) -> list[tuple[int, int, int, int]]:
+        try:
+            used = self.book.sheets[sheet].used_range
+            if used.api.MergeCells is False:  # COM: False none, True all, None some
+                return []
+            found: set[tuple[int, int, int, int]] = set()
+            for cell in used:
+                if cell.api.MergeCells:
+                    area = cell.merge_area
+                    rows, columns = area.shape
+                    found.add(
+                        (area.row, area.column, area.row + rows - 1, area.column + columns - 1)
+                    )
+            return sorted(found)
+        except (AttributeError, NotImplementedError):
+            return []
+
+    def hidden_rows(self, sheet: str) -> set[int]:
+        try:
+            used = self.book.sheets[sheet].used_range
+            first, count = used.row, used.shape[0]
+            column = used.api.Columns(1)
+            visible: set[int] = set()
+            for area in column.SpecialCells(12).Areas:  # 12: xlCellTypeVisible
+                visible.update(range(area.Row, area.Row + area.Rows.Count))
+            return {r for r in range(first, first + count) if r not in visible}
+        except Exception:  # no COM (remote engine), or no visible cell at all
+            return set()
+
     # -- what only a live workbook has ----------------------------------------------------
 
     def status(self, text: str | None) -> None:
@@ -112,6 +143,18 @@ class XlwingsBook:
     def alert(self, message: str, title: str = TITLE) -> None:
         """A message box (Excel's MsgBox; an alert action on the remote engine)."""
         self.book.app.alert(message, title=title)
+
+
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def as_text(value: CellValue) -> CellValue:
+    """A string Excel would parse as a formula, kept as text: Excel's quote prefix (the
+    apostrophe is not part of the cell's value). Values from users and quote sources such as
+    ``=HYPERLINK(...)`` or ``=cmd|' /C calc'!A0`` must never run."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _cell(value: Any) -> CellValue:
