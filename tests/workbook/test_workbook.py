@@ -32,7 +32,7 @@ from xlrebalance.workbook.package import (
 from xlrebalance.workbook.reader import read_input
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATES = ROOT / "templates"
+TEMPLATES = ROOT / "python" / "xlrebalance" / "templates"
 CUSTOMUI_NS = "{http://schemas.microsoft.com/office/2009/07/customui}"
 
 
@@ -115,7 +115,7 @@ def test_every_ribbon_action_is_a_vba_callback(ribbon: str) -> None:
     assert len(actions) >= 3
     code = "\n".join(_bas_code(p) for p in (TEMPLATES / "vba").glob("*.bas"))
     for action in actions:
-        pattern = rf"^(Public )?Sub {action}\(control As IRibbonControl\)$"
+        pattern = rf"^(Public )?Sub {action}\(control As Office\.IRibbonControl\)$"
         assert re.search(pattern, code, re.MULTILINE), action
     for button in root.iter(f"{CUSTOMUI_NS}button"):
         assert button.get("imageMso")
