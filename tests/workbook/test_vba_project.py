@@ -21,6 +21,7 @@ from xlrebalance.workbook.vba import COMPAT_VERSION, XLWINGS_REFERENCE, dir_reco
 
 xlwings = pytest.importorskip("xlwings")
 QUICKSTART = Path(xlwings.__file__).parent / "quickstart.xlsm"
+TEMPLATES = Path(__file__).resolve().parents[2] / "python" / "xlrebalance" / "templates"
 
 # MS-OVBA 2.3.4.2 record ids, named as the spec names them.
 RECORD_NAMES = {
@@ -48,6 +49,7 @@ class Project:
     """A vbaProject.bin taken apart: streams, PROJECT lines, dir records."""
 
     def __init__(self, data: bytes) -> None:
+        self.raw = data
         with olefile.OleFileIO(io.BytesIO(data)) as ole:
             self.streams = {"/".join(e): ole.openstream(e).read() for e in ole.listdir()}
         self.records = list(dir_records(ovba_compression.decompress(self.streams["VBA/dir"])))
@@ -207,6 +209,35 @@ def test_checked_in_xlwings_reference_is_the_installed_templates(excel: Project)
     record = XLWINGS_REFERENCE.record()
     raw = ovba_compression.decompress(excel.streams["VBA/dir"])
     assert record in raw
+
+
+def _olevba_modules(data: bytes) -> dict[str, str]:
+    with warnings.catch_warnings():  # oletools 0.60 uses pyparsing's deprecated API
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from oletools.olevba import VBA_Parser
+
+        parser = VBA_Parser("vbaProject.bin", data=data)
+        try:
+            return {name: code for _, _, name, code in parser.extract_macros()}
+        finally:
+            parser.close()
+
+
+def test_oletools_reads_every_module_back_exactly(ours: Project, excel: Project) -> None:
+    modules = _olevba_modules(ours.raw)
+    names = _module_order(ours)
+    assert sorted(Path(m).stem for m in modules) == sorted(names)
+    for source in sorted(TEMPLATES.glob("vba/*.bas")):
+        text = source.read_text(encoding="ascii")
+        assert modules[source.name] == text.replace("\n", "\r\n")  # VBA stores CRLF
+    # Document modules hold what Excel writes for a workbook and a sheet, name aside.
+    theirs = _olevba_modules(excel.raw)
+    for name in names:
+        if name == "ThisWorkbook":
+            assert modules["ThisWorkbook.cls"] == theirs["ThisWorkbook.cls"]
+        elif name.startswith("Sheet"):
+            expected = theirs["Sheet1.cls"].replace('"Sheet1"', f'"{name}"')
+            assert modules[f"{name}.cls"] == expected
 
 
 def test_vba_project_stub_is_the_spec_minimum(ours: Project) -> None:
