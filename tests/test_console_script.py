@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-EXAMPLES = sorted((ROOT / "templates" / "examples").glob("*.json"))
+EXAMPLES = sorted((ROOT / "python" / "xlrebalance" / "templates" / "examples").glob("*.json"))
 PORTFOLIOS = EXAMPLES + sorted((ROOT / "tests" / "data" / "planner").glob("*.json"))
 
 

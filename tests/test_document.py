@@ -12,7 +12,14 @@ import pytest
 from xlrebalance.document import portfolio_from_dict, portfolio_to_dict
 from xlrebalance.errors import PortfolioError
 
-SEED = Path(__file__).resolve().parents[1] / "templates" / "examples" / "seed.json"
+SEED = (
+    Path(__file__).resolve().parents[1]
+    / "python"
+    / "xlrebalance"
+    / "templates"
+    / "examples"
+    / "seed.json"
+)
 
 
 def seed() -> dict[str, Any]:

@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT / "templates" / "examples" / "seed.json"
+SEED = ROOT / "python" / "xlrebalance" / "templates" / "examples" / "seed.json"
 
 
 def test_cli_plan_json_on_seed() -> None:

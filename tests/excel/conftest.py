@@ -1,15 +1,14 @@
 """Fixtures for the Excel-facing code: fake quote sources, a live-quotes service on a
-temporary cache, the UDF module imported the way xlwings imports it (``udfs/`` on the path)."""
+temporary cache, the UDF module imported the way xlwings imports it (by name, installed)."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from excel_data import PRICES, ROOT
+from excel_data import PRICES
 
 from xlrebalance import worksheet
 from xlrebalance.quotes import QuoteCache, Sources
@@ -35,10 +34,6 @@ def live(tmp_path: Path, yahoo: FakeSource) -> Iterator[worksheet.LiveQuotes]:
 
 @pytest.fixture
 def udfs() -> ModuleType:
-    sys.path.insert(0, str(ROOT / "udfs"))
-    try:
-        import xlrebalance_udfs
+    import xlrebalance_udfs
 
-        return xlrebalance_udfs
-    finally:
-        sys.path.remove(str(ROOT / "udfs"))
+    return xlrebalance_udfs

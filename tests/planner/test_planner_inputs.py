@@ -18,7 +18,7 @@ from xlrebalance.errors import InfeasibleError, PortfolioError
 from xlrebalance.planner import plan
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "templates" / "examples"
+EXAMPLES = ROOT / "python" / "xlrebalance" / "templates" / "examples"
 
 
 def valid() -> dict[str, Any]:

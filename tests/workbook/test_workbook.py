@@ -33,7 +33,7 @@ from xlrebalance.workbook.package import (
 from xlrebalance.workbook.reader import read_input
 
 ROOT = Path(__file__).resolve().parents[2]
-TEMPLATES = ROOT / "templates"
+TEMPLATES = ROOT / "python" / "xlrebalance" / "templates"
 CUSTOMUI_NS = "{http://schemas.microsoft.com/office/2009/07/customui}"
 
 
@@ -116,7 +116,7 @@ def test_every_ribbon_action_is_a_vba_callback(ribbon: str) -> None:
     assert len(actions) >= 3
     code = "\n".join(_bas_code(p) for p in (TEMPLATES / "vba").glob("*.bas"))
     for action in actions:
-        pattern = rf"^(Public )?Sub {action}\(control As IRibbonControl\)$"
+        pattern = rf"^(Public )?Sub {action}\(control As Office\.IRibbonControl\)$"
         assert re.search(pattern, code, re.MULTILINE), action
     for button in root.iter(f"{CUSTOMUI_NS}button"):
         assert button.get("imageMso")
@@ -320,3 +320,20 @@ def test_planner_errors_are_named_by_cell_too(book_copy: Path) -> None:
     # (settings.contribution.KRW); the refresh reports the Settings cell instead.
     stderr = _refresh_fails_leaving_file_alone(book_copy, "Settings", "C7", -(10**12))
     assert "Settings!C7: a withdrawal of" in stderr, stderr
+
+
+def test_committed_run_main_file_is_the_template() -> None:
+    assert (ROOT / "rebalance.py").read_bytes() == (TEMPLATES / "run_main.py").read_bytes()
+
+
+def test_workbook_new_writes_the_run_main_file_but_keeps_a_users(tmp_path: Path) -> None:
+    from xlrebalance.cli import main
+
+    assert main(["workbook", "new", str(tmp_path / "mine.xlsm")]) == 0
+    assert (tmp_path / "mine.py").read_bytes() == (TEMPLATES / "run_main.py").read_bytes()
+    (tmp_path / "other.py").write_text("def main(): pass\n", encoding="utf-8")
+    assert main(["workbook", "new", str(tmp_path / "other.xlsm")]) == 0
+    assert (tmp_path / "other.py").read_text(encoding="utf-8") == "def main(): pass\n"
+    # xlwings imports the workbook's name as a module: not possible for "my book".
+    assert main(["workbook", "new", str(tmp_path / "my book.xlsm")]) == 0
+    assert not (tmp_path / "my book.py").exists()

@@ -1,9 +1,11 @@
-"""Build ``rebalance.xlsm`` from ``templates/`` and the schema: sheets, tables, validation,
-formats, conditional formatting, charts, the VBA project and the ribbon."""
+"""Build ``rebalance.xlsm`` from the package's ``templates/`` and the schema: sheets, tables,
+validation, formats, conditional formatting, charts, the VBA project and the ribbon."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +60,8 @@ from xlrebalance.workbook.schema import (
 )
 from xlrebalance.workbook.vba import compile_project
 
+# The checkout's root when running from one (``workbook build`` writes rebalance.xlsm there).
 ROOT = Path(__file__).resolve().parents[3]
-TEMPLATES = ROOT / "templates"
 EXAMPLES = ("seed", "equal-weight", "empty")
 AUTHOR = "xlrebalance"
 
@@ -76,13 +78,41 @@ BAND_FILL = PatternFill("solid", fgColor="FFC7CE")
 BAND_FONT = Font(color="9C0006", bold=True)
 
 
-def templates_dir() -> Path:
-    if not (TEMPLATES / "vba").is_dir():
-        raise XlRebalanceError(
-            f"templates not found at {TEMPLATES}: building needs a source checkout "
-            "(pip install -e .)"
-        )
-    return TEMPLATES
+@contextlib.contextmanager
+def templates_dir() -> Iterator[Path]:
+    """The templates shipped as package data, as a real folder for as long as needed (a
+    zipped install unpacks them to a temporary one)."""
+    with resources.as_file(resources.files("xlrebalance") / "templates") as folder:
+        if not (folder / "vba").is_dir():
+            raise XlRebalanceError(
+                f"templates not found at {folder}: reinstall xlrebalance "
+                "(pip install --force-reinstall xlrebalance)"
+            )
+        yield folder
+
+
+def checkout_root() -> Path | None:
+    """The source checkout this package runs from, if it does (an editable install)."""
+    return ROOT if (ROOT / "pyproject.toml").is_file() and (ROOT / "udfs").is_dir() else None
+
+
+def run_main_path(book: Path) -> Path:
+    """Where xlwings' *Run main* looks for ``main()``: the workbook's name with ``.py``."""
+    return book.with_suffix(".py")
+
+
+def write_run_main(book: Path, *, overwrite: bool) -> Path | None:
+    """Write the *Run main* file beside ``book``; None when xlwings could not import it
+    (the workbook's name is not a Python identifier) or one exists and ``overwrite`` is off."""
+    target = run_main_path(book)
+    if not book.stem.isidentifier() or (target.exists() and not overwrite):
+        return None
+    with templates_dir() as templates:
+        text = (templates / "run_main.py").read_bytes()
+    temp = target.with_name(f".{target.name}.tmp")
+    temp.write_bytes(text)
+    temp.replace(target)
+    return target
 
 
 def example_portfolio(example: str) -> Portfolio | None:
@@ -90,7 +120,8 @@ def example_portfolio(example: str) -> Portfolio | None:
         return None
     if example not in EXAMPLES:
         raise XlRebalanceError(f"unknown example {example!r} (expected {', '.join(EXAMPLES)})")
-    return load_portfolio(templates_dir() / "examples" / f"{example}.json", offline=True)
+    with templates_dir() as templates:
+        return load_portfolio(templates / "examples" / f"{example}.json", offline=True)
 
 
 def build_workbook(
@@ -124,13 +155,13 @@ def build_workbook(
         conf.append([key, value])
     conf.sheet_state = "hidden"
     workbook.active = 0
-    templates = templates_dir()
-    ribbon = templates / "ribbon" / ("customUI14.xml" if lang == "en" else "customUI14.ko.xml")
-    bas = sorted((templates / "vba").glob("*.bas"))
     code_names = [f"Sheet{n}" for n in range(1, len(SHEET_ORDER) + 1)]
-    workbook.vba_archive = vba_archive(
-        {VBA_PART: compile_project(bas, code_names), CUSTOMUI_PART: ribbon.read_bytes()}
-    )
+    with templates_dir() as templates:
+        ribbon = templates / "ribbon" / ("customUI14.xml" if lang == "en" else "customUI14.ko.xml")
+        bas = sorted((templates / "vba").glob("*.bas"))
+        workbook.vba_archive = vba_archive(
+            {VBA_PART: compile_project(bas, code_names), CUSTOMUI_PART: ribbon.read_bytes()}
+        )
     workbook.properties.creator = AUTHOR
     workbook.properties.title = "xlrebalance"
     save_workbook(workbook, path, fresh=True, reproducible=True, backup=False)

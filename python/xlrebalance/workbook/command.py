@@ -19,8 +19,13 @@ def add_commands(commands: Any) -> None:
     """Register the workbook subcommands on the CLI's subparsers."""
     wb = commands.add_parser("workbook", help="build or start a rebalance workbook")
     sub = wb.add_subparsers(dest="workbook_command", required=True)
-    build = sub.add_parser("build", help="build rebalance.xlsm from templates/")
-    build.add_argument("--out", default=None, help="where to write (default: rebalance.xlsm)")
+    build = sub.add_parser(
+        "build", help="build rebalance.xlsm (and its Run main file) from the package templates"
+    )
+    build.add_argument(
+        "--out", default=None,
+        help="where to write (default: rebalance.xlsm in the checkout, else in this folder)",
+    )  # fmt: skip
     build.set_defaults(handler=_build)
     new = sub.add_parser("new", help="start a new workbook from an example")
     new.add_argument("path", help="the .xlsm to create (must not exist)")
@@ -49,22 +54,35 @@ def add_commands(commands: Any) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from xlrebalance.workbook.build import ROOT, build_workbook
+    from xlrebalance.workbook.build import build_workbook, checkout_root, write_run_main
 
-    out = Path(args.out) if args.out else ROOT / "rebalance.xlsm"
+    root = checkout_root() or Path.cwd()
+    out = Path(args.out) if args.out else root / "rebalance.xlsm"
     build_workbook(out, lang="en", example="seed")
     print(f"built {out}")
+    companion = write_run_main(out, overwrite=True)
+    if companion:
+        print(f"built {companion} (xlwings' Run main)")
     return 0
 
 
 def _new(args: argparse.Namespace) -> int:
-    from xlrebalance.workbook.build import build_workbook
+    from xlrebalance.workbook.build import build_workbook, run_main_path, write_run_main
 
     path = Path(args.path)
     if path.suffix.lower() != ".xlsm":
         raise XlRebalanceError(f"{path}: a workbook with macros must end in .xlsm")
     build_workbook(path, lang=args.lang, example=args.example, overwrite=False)
     print(f"created {path}")
+    companion = write_run_main(path, overwrite=False)
+    if companion:
+        print(f"created {companion} (what xlwings' Run main button runs)")
+    elif not path.stem.isidentifier():
+        print(
+            f"note: xlwings' Run main needs a workbook name that is a Python name (letters, "
+            f"digits, _); {path.name} is not, so no {run_main_path(path).name} was written",
+            file=sys.stderr,
+        )
     return 0
 
 

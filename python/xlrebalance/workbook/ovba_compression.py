@@ -8,6 +8,8 @@ plain greedy implementation of the spec, used in its place while the project is 
 from __future__ import annotations
 
 CHUNK = 4096
+_COMPRESSED = 0xB000  # signature 0b011 and the "compressed" flag
+_RAW = 0x3000 | (CHUNK - 1)  # signature 0b011, flag 0, size field 4095: 4,096 bytes follow
 
 
 def compress(data: bytes) -> bytes:
@@ -15,11 +17,51 @@ def compress(data: bytes) -> bytes:
     for start in range(0, len(data), CHUNK):
         chunk = data[start : start + CHUNK]
         body = _compress_chunk(chunk)
-        if len(body) + 2 > CHUNK + 2 and len(chunk) == CHUNK:
-            # Incompressible full chunk: stored raw (flag 0), size field 4095.
-            out += (0x3000 | (CHUNK + 2 - 3)).to_bytes(2, "little") + chunk
+        if len(body) <= CHUNK:
+            # The size field holds (chunk size - 3) in 12 bits: at most 4,096 bytes of data.
+            out += (_COMPRESSED | (len(body) + 2 - 3)).to_bytes(2, "little") + body
         else:
-            out += (0xB000 | (len(body) + 2 - 3)).to_bytes(2, "little") + body
+            # Incompressible (flag bytes make it grow past 4,096): stored raw (2.4.1.3.10).
+            # A final chunk shorter than 4,096 bytes is stored as it is rather than padded
+            # with zeros, which a decompressor would hand back as part of the text.
+            out += _RAW.to_bytes(2, "little") + chunk
+    return bytes(out)
+
+
+def decompress(data: bytes) -> bytes:
+    """The inverse (2.4.1.3.1), used to read a project back."""
+    if not data or data[0] != 1:
+        raise ValueError("not an MS-OVBA compressed container (signature byte is not 1)")
+    out = bytearray()
+    pos = 1
+    while pos + 2 <= len(data):
+        header = int.from_bytes(data[pos : pos + 2], "little")
+        pos += 2
+        if header & 0x7000 != 0x3000:
+            raise ValueError(f"bad chunk signature at byte {pos - 2}")
+        if not header & 0x8000:
+            out += data[pos : pos + CHUNK]
+            pos += CHUNK
+            continue
+        end = min(pos + (header & 0x0FFF) + 1, len(data))
+        start = len(out)
+        while pos < end:
+            flags = data[pos]
+            pos += 1
+            for bit in range(8):
+                if pos >= end:
+                    break
+                if not flags >> bit & 1:
+                    out.append(data[pos])
+                    pos += 1
+                    continue
+                token = int.from_bytes(data[pos : pos + 2], "little")
+                pos += 2
+                bit_count = max(4, (len(out) - start - 1).bit_length())
+                length = (token & (0xFFFF >> bit_count)) + 3
+                offset = (token >> (16 - bit_count)) + 1
+                for _ in range(length):
+                    out.append(out[-offset])
     return bytes(out)
 
 

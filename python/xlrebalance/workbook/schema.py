@@ -669,8 +669,11 @@ HISTORY_COLUMNS = (
 
 DASHBOARD_SHEET = "Dashboard"
 CONF_SHEET = "xlwings.conf"
+# No PYTHONPATH: xlwings puts its entries on sys.path as written, so relative ones would
+# resolve against the Python process's working directory. `xlrebalance` and
+# `xlrebalance_udfs` are imported from the installed package (an editable install in a
+# checkout); xlwings adds the workbook's own folder, where *Run main* finds rebalance.py.
 CONF_ROWS = (
-    ("PYTHONPATH", "python;udfs"),
     ("UDF Modules", "xlrebalance_udfs"),
     ("Show Console", "False"),
 )
