@@ -169,8 +169,11 @@ def render_plan(
     stale: Sequence[str] = (),
     lang: Lang = "en",
     width: int | None = None,
+    stale_note: str | None = None,
 ) -> RenderableType:
-    """The plan as rich renderables (tables and summary lines) for a console ``width`` wide."""
+    """The plan as rich renderables (tables and summary lines) for a console ``width`` wide.
+    ``stale_note`` replaces the generic line explaining the stale mark (the workbook's refresh
+    says how old and how many)."""
     from rich import box
     from rich.cells import cell_len
     from rich.console import Group
@@ -301,7 +304,8 @@ def render_plan(
         ),
     )
     if stale_set:
-        lines.add_row(Text(text["warning"], style="bold yellow"), text["stale_note"])
+        note = f"{STALE_MARK} {stale_note}" if stale_note else text["stale_note"]
+        lines.add_row(Text(text["warning"], style="bold yellow"), note)
     for warning in plan.warnings:
         lines.add_row(Text(text["warning"], style="bold yellow"), warning)
     parts.append(lines)
@@ -366,15 +370,20 @@ def print_plan(
     stale: Sequence[str] = (),
     lang: str = "en",
     file: IO[str] | None = None,
+    stale_note: str | None = None,
 ) -> None:
     """Print the plan to ``file`` (stdout): coloured on a terminal, plain when piped."""
     stream = file if file is not None else sys.stdout
     if stream.isatty():
         out = console(stream)
-        out.print(render_plan(plan, portfolio, stale=stale, lang=_lang(lang), width=out.width))
+        shown = render_plan(
+            plan, portfolio, stale=stale, lang=_lang(lang), width=out.width, stale_note=stale_note
+        )
+        out.print(shown)
         return
     width = int(os.environ.get("COLUMNS", PIPE_WIDTH))
-    stream.write(format_plan(plan, portfolio, stale=stale, lang=lang, width=width) + "\n")
+    text = format_plan(plan, portfolio, stale=stale, lang=lang, width=width, stale_note=stale_note)
+    stream.write(text + "\n")
 
 
 def format_plan(
@@ -384,10 +393,13 @@ def format_plan(
     stale: Sequence[str] = (),
     lang: str = "en",
     width: int = 100,
+    stale_note: str | None = None,
 ) -> str:
     """The plan as plain text (no escape codes) at a fixed width: tests, logs, files."""
     buffer = io.StringIO()
-    shown = render_plan(plan, portfolio, stale=stale, lang=_lang(lang), width=width)
+    shown = render_plan(
+        plan, portfolio, stale=stale, lang=_lang(lang), width=width, stale_note=stale_note
+    )
     console(buffer, width=width).print(shown)
     # rich pads every line to the table's width; a file gets no trailing blanks.
     return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()).strip("\n")

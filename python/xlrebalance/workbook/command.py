@@ -111,9 +111,13 @@ def _refresh(args: argparse.Namespace) -> int:
     from xlrebalance.report import default_lang, print_plan
 
     lang = default_lang()  # the terminal's language; the workbook keeps its own
-    print_plan(result.plan, result.portfolio, stale=result.staleness.tickers, lang=lang)
-    if result.staleness.tickers:
-        print(result.staleness.message(lang))
+    print_plan(
+        result.plan,
+        result.portfolio,
+        stale=result.staleness.tickers,
+        lang=lang,
+        stale_note=result.staleness.message(lang),
+    )
     print(
         f"\nwrote {target}"
         + (
