@@ -98,7 +98,14 @@ def _plan(args: argparse.Namespace) -> int:
         from xlrebalance.quotes.sanity import SanityPolicy
 
         sanity = SanityPolicy(accept_jumps=args.accept_jumps)
-        portfolio, quotes = fill_prices(portfolio, sanity=sanity)
+        bar = None
+        if len(portfolio.tickers()) >= quote_commands.PROGRESS_MIN and sys.stderr.isatty():
+            bar = quote_commands.ProgressBar(sys.stderr)
+        try:
+            portfolio, quotes = fill_prices(portfolio, sanity=sanity, progress=bar)
+        finally:
+            if bar is not None:
+                bar.finish()
         stale = quotes.stale
         for line in quotes.refused:
             print(f"xlrebalance: {line}", file=sys.stderr)
