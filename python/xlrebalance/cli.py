@@ -1,31 +1,59 @@
-"""The ``xlrebalance`` command."""
+"""The ``xlrebalance`` command.
+
+Start-up matters (``--help``, a cached ``quote``): this module and the command modules it
+registers import only the standard library at module level; the planner (numpy, scipy, highspy),
+openpyxl, yfinance and rich are imported by the handler that uses them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from typing import Any
 
 from xlrebalance import __version__
-from xlrebalance.document import load_portfolio, plan_to_dict
 from xlrebalance.errors import XlRebalanceError
 from xlrebalance.jsonout import dumps
-from xlrebalance.planner import plan
 from xlrebalance.quotes import command as quote_commands
-from xlrebalance.quotes import fill_prices
-from xlrebalance.report import format_plan
 from xlrebalance.workbook import command as workbook_commands
+
+LANGS = ("en", "ko")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows every default that says something: not ``None`` (the help text names what
+    happens instead) and not ``False`` of an on/off flag."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """Every (sub)command's parser shows its defaults in ``--help``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="xlrebalance",
         description="Exact, cost-aware rebalancing orders for US and Korean portfolios.",
     )
     parser.add_argument("--version", action="version", version=f"xlrebalance {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-    p = commands.add_parser("plan", help="compute orders for a portfolio document or workbook")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=ArgumentParser
+    )
+    p = commands.add_parser(
+        "plan",
+        help="compute orders for a portfolio document or workbook",
+        description="Compute exact, cost-aware orders. Prices and FX rates are fetched "
+        "(cache first) unless --offline; the plan is printed as a table, or as JSON.",
+    )
     p.add_argument(
         "file",
         help="portfolio JSON document (see docs/portfolio-format.md) or workbook (.xlsx, .xlsm)",
@@ -33,7 +61,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--offline", action="store_true", help="use the prices and FX rates in the file only"
     )
-    p.add_argument("--json", action="store_true", help="print the plan as JSON")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the plan as JSON (docs/portfolio-format.md) instead of a table",
+    )
+    p.add_argument(
+        "--lang",
+        choices=LANGS,
+        default=None,
+        help="language of the table's headings (default: ko when LANG/LC_ALL is Korean, else en)",
+    )
     p.add_argument("--accept-jumps", action="store_true", help="use prices that jumped far")
     p.set_defaults(handler=_plan)
     # Each feature registers its own subcommands (a function add_commands(commands)).
@@ -43,17 +81,32 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from xlrebalance.document import load_portfolio, plan_to_dict
+    from xlrebalance.planner import plan
+    from xlrebalance.quotes import fill_prices
+
     if workbook_commands.is_workbook(args.file):
         portfolio = workbook_commands.load_workbook_portfolio(args.file)
     else:
         workbook_commands.check_plan_input(args.file)
         portfolio = load_portfolio(args.file, offline=args.offline)
     notes: tuple[str, ...] = ()
+    stale: tuple[str, ...] = ()
     if not args.offline:
         from xlrebalance.quotes.sanity import SanityPolicy
 
         sanity = SanityPolicy(accept_jumps=args.accept_jumps)
-        portfolio, quotes = fill_prices(portfolio, sanity=sanity)
+        bar = None
+        if len(portfolio.tickers()) >= quote_commands.PROGRESS_MIN and sys.stderr.isatty():
+            bar = quote_commands.ProgressBar(sys.stderr)
+        try:
+            portfolio, quotes = fill_prices(portfolio, sanity=sanity, progress=bar)
+        finally:
+            if bar is not None:
+                bar.finish()
+        stale = quotes.stale
         for line in quotes.refused:
             print(f"xlrebalance: {line}", file=sys.stderr)
         if note := quotes.note():
@@ -65,7 +118,9 @@ def _plan(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps(plan_to_dict(result)))
     else:
-        print(format_plan(result))
+        from xlrebalance.report import default_lang, print_plan
+
+        print_plan(result, portfolio, stale=stale, lang=args.lang or default_lang())
     return 0
 
 

@@ -1,8 +1,8 @@
 """The JSON portfolio document (version 1) and the JSON plan output.
 
-The contract is ``docs/portfolio-format.md`` (a copy of shared/PORTFOLIO_FORMAT.md with our
-additions). Parsing is strict about types -- text where a number belongs is an error naming
-the field -- and lenient about what may be left out (defaults as documented). Values are read
+The contract is ``docs/portfolio-format.md`` (the version-1 minimum and our additions).
+Parsing is strict about types -- text where a number belongs is an error naming the field --
+and lenient about what may be left out (defaults as documented). Values are read
 by :mod:`xlrebalance.cells`, as the workbook's cells and the worksheet functions' ranges are:
 a number typed as text (``"1,200,000"``, ``"$512.30"``, ``"20%"`` for a weight) means the same
 number everywhere, and ambiguous text (``"512,30"``) is an error everywhere.

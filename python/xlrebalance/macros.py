@@ -175,7 +175,7 @@ def refresh(
         result = replace(result, plan=plan, refused=refused)
     say("xlrebalance: writing orders")
     write_orders(book, result.plan, inp.portfolio, inp.lang, result.staleness, now)
-    _history(book, "refresh", inp.portfolio, result.plan, result.staleness, now)
+    _history(book, "refresh", inp.portfolio, result.plan, result.staleness, now, inp.lang)
     return result
 
 
@@ -230,9 +230,12 @@ def _history(
     plan: Plan | None,
     stale: Staleness,
     now: dt.datetime,
+    lang: Lang = "en",
 ) -> None:
     v = valuation(portfolio)
-    values, formats = history_row(event, now, v.value, v.cash, v.drift, plan, len(stale.tickers))
+    values, formats = history_row(
+        event, now, v.value, v.cash, v.drift, plan, len(stale.tickers), lang
+    )
     append_history(book, values, formats)
 
 
@@ -283,7 +286,7 @@ def snapshot(book: Book, *, now: dt.datetime | None = None) -> None:
     """Ribbon "Snapshot": a History row with today's value and drift (no planning)."""
     now = now or _now()
     inp = read_input(book, offline=True)
-    _history(book, "snapshot", inp.portfolio, None, staleness(inp, now), now)
+    _history(book, "snapshot", inp.portfolio, None, staleness(inp, now), now, inp.lang)
 
 
 # -- what the ribbon runs (through xlwings' RunPython) -------------------------------------

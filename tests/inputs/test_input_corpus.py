@@ -30,7 +30,7 @@ from xlrebalance.workbook.reader import read_input
 from xlrebalance.workbook.schema import HOLDINGS
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED = ROOT / "templates" / "examples" / "seed.json"
+SEED = ROOT / "python" / "xlrebalance" / "templates" / "examples" / "seed.json"
 FIRST_ROW = 4  # the first holding (VOO, general) and the first cash row in the built workbook
 
 

@@ -24,7 +24,7 @@ from xlrebalance.workbook.package import save_workbook
 from xlrebalance.workbook.reader import read_input
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED = ROOT / "templates" / "examples" / "seed.json"
+SEED = ROOT / "python" / "xlrebalance" / "templates" / "examples" / "seed.json"
 SEC_FEE = 0.0000278
 
 

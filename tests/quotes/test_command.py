@@ -106,13 +106,28 @@ def test_plan_notes_stale_prices_on_stderr(
     assert "quotes: 3 stale (QQQ, 005930, USDKRW)" in json.loads(out.out)["warnings"]
 
 
-def test_progress_bar_draws_in_place() -> None:
-    stream = io.StringIO()
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_draws_in_place_on_a_terminal() -> None:
+    stream = Terminal()
     bar = ProgressBar(stream, width=10)
     bar(5, 10)
     bar(10, 10)
     bar.finish()
-    assert stream.getvalue() == "\rquotes [#####.....] 5/10\rquotes [##########] 10/10\n"
+    drawn = stream.getvalue()
+    assert "quotes" in drawn and "10/10" in drawn
+    assert "\x1b[" in drawn  # rich moves the cursor to redraw in place
+    assert "\n" in drawn.split("10/10", 1)[1]  # the finished bar stays on its own line
+    assert drawn.endswith("\x1b[?25h")  # and the cursor is shown again
+
+
+def test_progress_bar_draws_nothing_before_the_first_report() -> None:
+    stream = Terminal()
+    ProgressBar(stream).finish()
+    assert stream.getvalue() == ""
 
 
 def test_unreachable_yahoo_is_one_status_per_ticker_and_no_log_noise(tmp_path: Path) -> None:

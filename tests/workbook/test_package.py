@@ -18,6 +18,7 @@ from xlrebalance.workbook.book import OpenpyxlBook
 from xlrebalance.workbook.build import build_workbook
 from xlrebalance.workbook.package import read_parts, save_workbook
 from xlrebalance.workbook.preserve import PackageLossError, inventory, losses
+from xlrebalance.workbook.schema import value_label
 
 A = "http://schemas.openxmlformats.org/drawingml/2006/main"
 TEXT_BOX = (
@@ -222,7 +223,8 @@ def test_orders_hint_says_when_and_how_orders_were_computed(
     assert "rebalance.xlsm" not in hint
     for text in says:
         assert text in hint
-    assert "heuristic" in hint or "optimal" in hint or "time_limit" in hint
+    # The solver's status in the workbook's language (최적 on a Korean one).
+    assert any(value_label(s, lang) in hint for s in ("optimal", "time_limit", "heuristic"))
 
 
 def test_plan_help_and_a_csv_mention_workbooks(tmp_path: Path) -> None:

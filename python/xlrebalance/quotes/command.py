@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from xlrebalance.jsonout import dumps
-from xlrebalance.quotes.prices import quote
-from xlrebalance.quotes.sanity import SanityPolicy
-from xlrebalance.quotes.types import Quote, QuoteStatus
+
+if TYPE_CHECKING:
+    from xlrebalance.quotes.types import Quote
 
 PROGRESS_MIN = 20
 """Lists at least this long get a progress bar on stderr (when stderr is a terminal)."""
@@ -23,9 +23,15 @@ def add_commands(commands: Any) -> None:
         help="show live quotes (US tickers, 6-digit KRX codes, FX pairs such as USDKRW)",
         description="Quotes from the cache when fresh, else from Yahoo (and KRX with a login).",
     )
-    p.add_argument("tickers", nargs="+", metavar="TICKER")
+    p.add_argument(
+        "tickers",
+        nargs="+",
+        metavar="TICKER",
+        help="US symbol (AAPL), 6-character KRX code (005930; 5930 works too) or FX pair "
+        "(USDKRW); several at once are fetched in one batch",
+    )
     p.add_argument("--json", action="store_true", help="print the quotes as JSON")
-    p.add_argument("--offline", action="store_true", help="use the quote cache only")
+    p.add_argument("--offline", action="store_true", help="use the quote cache only (no network)")
     p.add_argument(
         "--accept-jumps",
         action="store_true",
@@ -35,6 +41,9 @@ def add_commands(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from xlrebalance.quotes.prices import quote
+    from xlrebalance.quotes.sanity import SanityPolicy
+
     tickers: list[str] = args.tickers
     bar = ProgressBar(sys.stderr) if len(tickers) >= PROGRESS_MIN and sys.stderr.isatty() else None
     try:
@@ -55,25 +64,40 @@ def run(args: argparse.Namespace) -> int:
 
 
 class ProgressBar:
-    """``[#####.....] 120/700`` redrawn in place on a terminal."""
+    """A rich progress bar (``quotes ━━━━━━━━━━╺━━━━━━ 120/700 0:00:03``) on a terminal
+    stream; the caller only makes one when the stream is a terminal."""
 
-    def __init__(self, stream: TextIO, width: int = 30) -> None:
-        self.stream, self.width = stream, width
-        self.drawn = False
+    def __init__(self, stream: TextIO, width: int | None = None) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("quotes"),
+            BarColumn(bar_width=width),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(file=stream, highlight=False),
+        )
+        self.task: Any = None
 
     def __call__(self, done: int, total: int) -> None:
+        """``progress(done, total)`` as the quote engine calls it (from worker threads)."""
         if total <= 0:
             return
-        filled = round(self.width * done / total)
-        bar = "#" * filled + "." * (self.width - filled)
-        self.stream.write(f"\rquotes [{bar}] {done}/{total}")
-        self.stream.flush()
-        self.drawn = True
+        if self.task is None:
+            self.progress.start()
+            self.task = self.progress.add_task("quotes", total=total, completed=done)
+        self.progress.update(self.task, completed=done, total=total)
 
     def finish(self) -> None:
-        if self.drawn:
-            self.stream.write("\n")
-            self.stream.flush()
+        if self.task is not None:
+            self.progress.stop()
 
 
 def quote_to_dict(q: Quote) -> dict[str, Any]:
@@ -96,6 +120,8 @@ def quote_to_dict(q: Quote) -> dict[str, Any]:
 
 
 def format_quotes(quotes: list[Quote]) -> str:
+    from xlrebalance.quotes.types import QuoteStatus
+
     header = ("ticker", "price", "ccy", "time (UTC)", "source", "status", "name")
     rows = [header]
     for q in quotes:

@@ -34,7 +34,10 @@ from xlrebalance.workbook.schema import (
     CASH_SHEET,
     CONF_ROWS,
     CONF_SHEET,
+    DASHBOARD_INDEX_COLUMN,
     DASHBOARD_SHEET,
+    DASHBOARD_TICKER_COLUMN,
+    DASHBOARD_TICKER_SLOTS,
     DEFAULT_MAX_PRICE_JUMP,
     GROUPS,
     HEADER_ROW,
@@ -440,22 +443,20 @@ def _dashboard(
     ws.column_dimensions["B"].width = 18
     ws.column_dimensions["C"].width = 18
 
-    holdings = sheets[HOLDINGS.name]
-    rows = max(len(portfolio.holdings) if portfolio else 0, 1)
-    first, last = HEADER_ROW + 1, HEADER_ROW + rows
+    # One bar per ticker: a ticker held in several accounts is one bar (its rows summed).
+    slots = _ticker_table(ws, portfolio, lang)
+    first, last = HEADER_ROW + 1, HEADER_ROW + slots
     weights = BarChart()
     weights.type = "col"
     weights.title = "현재 vs 목표 비중" if ko else "Current vs target weight"
     weights.y_axis.number_format = "0%"
     weights.y_axis.title = None
-    col_weight = HOLDINGS.columns.index(HOLDINGS.column("weight")) + 1
-    col_ticker = HOLDINGS.columns.index(HOLDINGS.column("ticker")) + 1
+    column = DASHBOARD_TICKER_COLUMN
     weights.add_data(
-        Reference(holdings, min_col=col_weight, max_col=col_weight + 1, min_row=HEADER_ROW,
-                  max_row=last),
+        Reference(ws, min_col=column + 1, max_col=column + 2, min_row=HEADER_ROW, max_row=last),
         titles_from_data=True,
-    )  # fmt: skip
-    weights.set_categories(Reference(holdings, min_col=col_ticker, min_row=first, max_row=last))
+    )
+    weights.set_categories(Reference(ws, min_col=column, min_row=first, max_row=last))
     weights.width, weights.height = 22, 8
     ws.add_chart(weights, "E2")
 
@@ -492,3 +493,49 @@ def _dashboard(
     )
     line.width, line.height = 14, 7
     ws.add_chart(line, "J19")
+
+
+def _ticker_table(ws: Worksheet, portfolio: Portfolio | None, lang: Lang) -> int:
+    """The Dashboard's weight per ticker (T:V), from Holdings by formulas so it follows the
+    user's edits: column Z (hidden) numbers each Holdings row whose ticker is seen there for the
+    first time, row k of the table shows the k-th such ticker with its weight and target summed
+    over every row (account) holding it. Returns the number of table rows (the chart's)."""
+    tickers = dict.fromkeys(h.ticker for h in portfolio.holdings) if portfolio else {}
+    slots = len(tickers) or DASHBOARD_TICKER_SLOTS
+    first, last = HEADER_ROW + 1, LAST_FORMULA_ROW
+    ticker = f"Holdings!${HOLDINGS.letter('ticker')}"
+    weight = f"Holdings!${HOLDINGS.letter('weight')}"
+    target = f"Holdings!${HOLDINGS.letter('target')}"
+    index = get_column_letter(DASHBOARD_INDEX_COLUMN)
+    for r in range(first, last + 1):
+        ws.cell(
+            row=r,
+            column=DASHBOARD_INDEX_COLUMN,
+            value=f'=IF({ticker}{r}="","",IF(COUNTIF({ticker}${first}:{ticker}{r},{ticker}{r})>1,'
+            f'"",MAX(${index}${first - 1}:{index}{r - 1})+1))',
+        )
+    ws.column_dimensions[index].hidden = True
+    col = DASHBOARD_TICKER_COLUMN
+    t, w, g = (get_column_letter(col + i) for i in range(3))
+    labels = [HOLDINGS.column(k).header(lang) for k in ("ticker", "weight", "target")]
+    for i, label in enumerate(labels):
+        cell = ws.cell(row=HEADER_ROW, column=col + i, value=label)
+        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+    ws.cell(row=HEADER_ROW - 1, column=col, value="종목별 비중" if lang == "ko" else "Per ticker")
+    ws.cell(row=HEADER_ROW - 1, column=col).font = Font(bold=True)
+    rows = f"{ticker}${first}:{ticker}${last}"
+    for k in range(1, slots + 1):
+        r = HEADER_ROW + k
+        ws.cell(
+            row=r,
+            column=col,
+            value=f'=IFERROR(INDEX({rows},MATCH({k},${index}${first}:${index}${last},0)),"")',
+        )
+        for letter, source in ((w, weight), (g, target)):
+            cell = ws[f"{letter}{r}"]
+            cell.value = (
+                f'=IF(${t}{r}="","",SUMIF({rows},${t}{r},{source}${first}:{source}${last}))'
+            )
+            cell.number_format = WEIGHT_FORMAT
+    ws.column_dimensions[t].width = 10
+    return slots

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from xlrebalance.errors import XlRebalanceError
-from xlrebalance.report import format_plan
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 OTHER_SPREADSHEETS = (".csv", ".tsv", ".xls", ".xlsb", ".ods", ".numbers")
@@ -29,21 +28,28 @@ def add_commands(commands: Any) -> None:
     build.set_defaults(handler=_build)
     new = sub.add_parser("new", help="start a new workbook from an example")
     new.add_argument("path", help="the .xlsm to create (must not exist)")
-    new.add_argument("--lang", choices=("en", "ko"), default="en", help="labels and notes")
+    new.add_argument(
+        "--lang",
+        choices=("en", "ko"),
+        default="en",
+        help="language of the sheets, labels and notes",
+    )
     new.add_argument(
         "--example", choices=("seed", "equal-weight", "empty"), default="empty",
-        help="portfolio to start from",
+        help="portfolio to start from (templates/examples/; empty: headers only)",
     )  # fmt: skip
     new.set_defaults(handler=_new)
     refresh = commands.add_parser(
         "refresh", help="headless refresh of a workbook: prices, Orders and a History row"
     )
-    refresh.add_argument("book", help="the workbook (.xlsm or .xlsx)")
+    refresh.add_argument("book", metavar="BOOK", help="the workbook (.xlsm or .xlsx)")
     refresh.add_argument(
         "--offline", action="store_true", help="use the prices on the sheet (no quote fetch)"
     )
     refresh.add_argument(
-        "--out", default=None, help="write the result here and leave BOOK untouched"
+        "--out",
+        default=None,
+        help="write the result here and leave BOOK untouched (default: update BOOK in place)",
     )
     refresh.add_argument(
         "--accept-jumps",
@@ -120,9 +126,16 @@ def _refresh(args: argparse.Namespace) -> int:
         )
     for line in result.refused:
         print(f"xlrebalance: {line}", file=sys.stderr)
-    print(format_plan(result.plan))
-    if result.staleness.tickers:
-        print(f"Warning      {result.staleness.message('en')}")
+    from xlrebalance.report import default_lang, print_plan
+
+    lang = default_lang()  # the terminal's language; the workbook keeps its own
+    print_plan(
+        result.plan,
+        result.portfolio,
+        stale=result.staleness.tickers,
+        lang=lang,
+        stale_note=result.staleness.message(lang),
+    )
     print(
         f"\nwrote {target}"
         + (

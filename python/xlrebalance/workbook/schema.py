@@ -761,3 +761,32 @@ EXTRA_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }  # fmt: skip
 """Extra header names per sheet and column key (English and Korean)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Words the tool writes into cells (not headers): English and Korean, by the workbook's language.
+
+VALUE_LABELS: dict[str, tuple[str, str]] = {
+    "BUY": ("BUY", "매수"),
+    "SELL": ("SELL", "매도"),
+    "optimal": ("optimal", "최적"),
+    "time_limit": ("time_limit", "시간 한도"),
+    "heuristic": ("heuristic", "근사해"),
+    "refresh": ("refresh", "새로 고침"),
+    "snapshot": ("snapshot", "스냅샷"),
+}
+
+
+def value_label(value: str, lang: Lang) -> str:
+    """``BUY`` -> ``매수`` on a Korean workbook; unknown words and English pass through."""
+    en, ko = VALUE_LABELS.get(value, (value, value))
+    return en if lang == "en" else ko
+
+
+DASHBOARD_TICKER_COLUMN = 20
+"""Dashboard column T: the weight-per-ticker table the weight chart plots (T ticker, U weight,
+V target), one row per distinct Holdings ticker, summed over accounts by formulas."""
+DASHBOARD_INDEX_COLUMN = 26
+"""Dashboard column Z (hidden): numbers each Holdings row whose ticker appears there first."""
+DASHBOARD_TICKER_SLOTS = 30
+"""Rows of the per-ticker table when the workbook starts empty."""

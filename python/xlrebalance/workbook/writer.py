@@ -29,6 +29,7 @@ from xlrebalance.workbook.schema import (
     WEIGHT_FORMAT,
     Lang,
     money_format,
+    value_label,
 )
 
 
@@ -147,7 +148,7 @@ def write_orders(
                 o.account,
                 o.ticker,
                 o.name or _name(portfolio, o.ticker),
-                o.side.value,
+                value_label(o.side.value, lang),
                 o.quantity,
                 o.price,
                 o.currency,
@@ -173,7 +174,7 @@ def orders_hint(plan: Plan, lang: Lang, staleness: Staleness, now: dt.datetime) 
     """Orders!A3 once orders are written; the built "Press Compute orders" line would read as
     if nothing had run."""
     when = f"{now:%Y-%m-%d %H:%M}"
-    status = plan.summary.solver.status.value
+    status = value_label(plan.summary.solver.status.value, lang)
     n, total = len(staleness.tickers), staleness.total
     if lang == "ko":
         prices = f"가격 {n}/{total}개 오래됨" if n else "가격 모두 최신"
@@ -223,7 +224,7 @@ def summary_block(
         (label("fees"), s.fees_total, base, money),
         (label("taxes"), s.taxes_total, base, money),
         (label("fx_cost"), s.fx_cost_total, base, money),
-        (label("solver"), s.solver.status.value, None, None),
+        (label("solver"), value_label(s.solver.status.value, lang), None, None),
         (label("gap"), s.solver.gap, None, "0.00E+00"),
         (label("seconds"), round(s.solver.seconds, 3), None, "0.000"),
         (
@@ -264,16 +265,17 @@ def history_row(
     drift: float,
     plan: Plan | None,
     stale: int,
+    lang: Lang = "en",
 ) -> tuple[list[CellValue], list[str | None]]:
     values: list[CellValue] = [
         now,
-        event,
+        value_label(event, lang),
         value,
         cash,
         drift,
         plan.summary.drift_after if plan else None,
         len(plan.orders) if plan else None,
-        plan.summary.solver.status.value if plan else None,
+        value_label(plan.summary.solver.status.value, lang) if plan else None,
         stale,
     ]
     formats = [c.number_format for c in HISTORY_COLUMNS]
