@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from xlrebalance import __version__
+from xlrebalance.backtest import command as backtest_commands
 from xlrebalance.document import load_portfolio, plan_to_dict
 from xlrebalance.errors import XlRebalanceError
 from xlrebalance.planner import plan
@@ -38,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     # Each feature registers its own subcommands (a function add_commands(commands)).
     quote_commands.add_commands(commands)
     workbook_commands.add_commands(commands)
+    backtest_commands.add_commands(commands)
     return parser
 
 
