@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from xlrebalance.backtest import BacktestConfig, PriceHistory, parse_policy, prepare, simulate
+from xlrebalance.backtest.simulate import QUICK, THOROUGH
 from xlrebalance.model import Account, Fee, Holding, Market, Portfolio, Settings
 
 CAPITAL = 100_000_000.0
@@ -70,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("A", "B"))
     parser.add_argument("--policy", action="append")
+    parser.add_argument("--fast", action="store_true", help="planner without local search")
     args = parser.parse_args(argv)
     sets = [("A", 10), ("B", 500)]
     policies = args.policy or ["monthly", "quarterly", "band:10%", "none"]
@@ -82,9 +84,10 @@ def main(argv: list[str] | None = None) -> int:
             continue
         history = synthetic(assets)
         market = prepare(equal_weight(history.tickers), history, CAPITAL)
+        config = BacktestConfig(planner=QUICK if args.fast else THOROUGH)
         for spec in policies:
             started = time.perf_counter()
-            result = simulate(market, parse_policy(spec), BacktestConfig())
+            result = simulate(market, parse_policy(spec), config)
             seconds = time.perf_counter() - started
             anchor = ANCHORS.get((name, spec))
             bt = (

@@ -13,8 +13,6 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from xlrebalance.errors import PortfolioError
-
 CALENDAR_OF_MARKET = {"US": "XNYS", "KR": "XKRX"}
 
 # Full-day closures exchange-calendars 4.13 does not have (checked 2025-2027).
@@ -28,10 +26,8 @@ OPENINGS: dict[str, dict[date, str]] = {}
 @lru_cache(maxsize=16)
 def sessions(market: str, start: date, end: date) -> npt.NDArray[np.datetime64]:
     """Trading days of ``market`` (US or KR) from ``start`` to ``end`` inclusive."""
-    try:
-        import exchange_calendars as xcals
-    except ImportError as exc:  # pragma: no cover - a core dependency
-        raise PortfolioError("", "trading calendars need exchange-calendars") from exc
+    import exchange_calendars as xcals
+
     code = CALENDAR_OF_MARKET[market]
     # Built for the range asked (the library's default is 20 years back, 1 year ahead).
     calendar = xcals.get_calendar(code, start=_bound(start, -1), end=_bound(end, 1))

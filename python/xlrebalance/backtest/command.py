@@ -13,7 +13,15 @@ from typing import Any, TextIO
 
 from xlrebalance.backtest.history import PriceHistory, day_text, read_prices_csv, split_fx
 from xlrebalance.backtest.policy import DEFAULT_SPECS, Policy, parse_policy
-from xlrebalance.backtest.simulate import BacktestConfig, Market, PolicyResult, prepare, simulate
+from xlrebalance.backtest.simulate import (
+    QUICK,
+    THOROUGH,
+    BacktestConfig,
+    Market,
+    PolicyResult,
+    prepare,
+    simulate,
+)
 from xlrebalance.errors import PortfolioError, XlRebalanceError
 from xlrebalance.model import Portfolio
 
@@ -44,6 +52,12 @@ def add_commands(commands: Any) -> None:
     )
     p.add_argument("--capital", type=float, default=None, help="starting value, base currency")
     p.add_argument("--risk-free", type=float, default=0.0, help="annual rate for Sharpe (0.03)")
+    p.add_argument(
+        "--fast",
+        action="store_true",
+        help="plan each rebalance without the planner's local search (about 5x faster, "
+        "slightly more drift; see docs/backtest.md)",
+    )
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
     p.set_defaults(handler=run)
 
@@ -152,7 +166,7 @@ def run(args: argparse.Namespace) -> int:
             f"fewer than two days of prices from {start} to {end} (the prices cover {span})",
         )
     market = prepare(portfolio, sliced, args.capital)
-    config = BacktestConfig(risk_free=args.risk_free)
+    config = BacktestConfig(risk_free=args.risk_free, planner=QUICK if args.fast else THOROUGH)
     progress = _Progress(sys.stderr)
     results: list[PolicyResult] = []
     interrupted = False

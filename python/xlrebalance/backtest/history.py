@@ -210,13 +210,18 @@ class Coverage:
     gaps: tuple[tuple[int, int], ...]  # (first missing row, last missing row)
 
 
-def coverage(closes: FloatArray, peers: Sequence[int]) -> list[Coverage]:
+def coverage(
+    closes: FloatArray, peers: Sequence[int], open_rows: npt.NDArray[np.bool_] | None = None
+) -> list[Coverage]:
     """Per column: first/last close and holes longer than :data:`GAP_ROWS` rows on days when
-    ``peers`` (columns of the same market) traded."""
+    ``peers`` (columns of the same market) traded or the exchange calendar says it was open
+    (``open_rows``)."""
     has: npt.NDArray[np.bool_] = ~np.isnan(closes)
     peer_rows = np.ones(len(closes), dtype=bool)
     if peers:
         peer_rows = np.asarray(has[:, list(peers)].any(axis=1), dtype=bool)
+    if open_rows is not None:
+        peer_rows = peer_rows | open_rows
     result = []
     for c in range(closes.shape[1]):
         rows = np.flatnonzero(has[:, c])

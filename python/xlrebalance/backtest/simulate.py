@@ -50,9 +50,13 @@ from xlrebalance.planner import PlannerOptions, plan
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-# Rebalances plan with the planner's fast path: the exact branch and bound costs ~0.4 s per
-# call at 10 positions and moves final values by less than its own gap (docs/backtest.md).
-FAST = PlannerOptions(exact=False, search_seconds=2.0)
+# Rebalances plan with the planner's heuristic path (relaxation, rounding, repair, local
+# search to its work bounds): the exact branch and bound costs ~0.4 s per call at 10 positions.
+# Both are deterministic: the search stops on work bounds, not on the clock.
+THOROUGH = PlannerOptions(exact=False)
+# ``--fast``: no local search at all (a zero budget ends it before its first move), still
+# deterministic; docs/backtest.md measures what it costs in drift and final value.
+QUICK = PlannerOptions(exact=False, search_seconds=0.0)
 
 Progress = Callable[[int, int], None]
 
@@ -61,7 +65,7 @@ Progress = Callable[[int, int], None]
 class BacktestConfig:
     capital: float | None = None  # base currency; None: the portfolio's value today
     risk_free: float = 0.0
-    planner: PlannerOptions = FAST
+    planner: PlannerOptions = THOROUGH
 
 
 @dataclass(frozen=True)
@@ -192,8 +196,10 @@ def prepare(portfolio: Portfolio, history: PriceHistory, capital: float | None) 
     for k, t in enumerate(tickers):
         by_market.setdefault(markets[t], []).append(k)
     spans: dict[int, Coverage] = {}
-    for cols in by_market.values():
-        for k, span in zip(cols, coverage(closes[:, cols], range(len(cols))), strict=True):
+    for name, cols in by_market.items():
+        opened = _open_days(name, dates)
+        found = coverage(closes[:, cols], range(len(cols)), opened)
+        for k, span in zip(cols, found, strict=True):
             spans[k] = span
     first = np.full(len(tickers), -1, dtype=np.int64)
     delisted = np.full(len(tickers), -1, dtype=np.int64)
@@ -254,6 +260,16 @@ def prepare(portfolio: Portfolio, history: PriceHistory, capital: float | None) 
         capital_split=split,
         notes=tuple(notes),
     )
+
+
+def _open_days(market: str, dates: DateArray) -> BoolArray | None:
+    """Rows on which the market's exchange was open (exchange-calendars with our overlay)."""
+    try:
+        from xlrebalance.backtest.calendars import sessions
+    except ImportError:  # pragma: no cover - exchange-calendars is a dependency
+        return None
+    first, last = dates[0].astype(object), dates[-1].astype(object)
+    return np.isin(dates, sessions(market, first, last))
 
 
 def _capital_split(
