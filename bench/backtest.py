@@ -67,12 +67,65 @@ def equal_weight(tickers: tuple[str, ...], fractional: bool = False) -> Portfoli
     )
 
 
+def example_prices(book: Portfolio, seed: int = 2015) -> str:
+    """Synthetic daily closes (CSV text) for an example book, 2015-01-02 .. 2024-12-31.
+
+    Not market data (nothing here reaches the network): one market factor (vol 15%) plus each
+    ticker's own noise; ETFs 18% a year in all, single stocks 30%, TQQQ three times QQQ's daily
+    move, SPY/VOO/360750 the same index; USDKRW from 1,100 with 7% volatility."""
+    import pandas as pd
+
+    dates = pd.bdate_range("2015-01-02", "2024-12-31")
+    n = len(dates)
+    rng = np.random.default_rng(seed)
+    dt = 1 / 252
+    market = 0.15 * np.sqrt(dt) * rng.standard_normal(n)
+    kinds = {h.ticker: h.kind.value for h in book.holdings}
+    columns: dict[str, np.ndarray] = {}
+    for ticker in dict.fromkeys(h.ticker for h in book.holdings):
+        vol = 0.18 if kinds[ticker] == "ETF" else 0.30
+        own = np.sqrt(max(vol**2 - 0.15**2, 0.0)) * np.sqrt(dt) * rng.standard_normal(n)
+        columns[ticker] = 0.08 * dt + market + own
+    for copy, of in (("SPY", "VOO"), ("360750", "VOO")):  # the same index
+        if copy in columns and of in columns:
+            columns[copy] = columns[of].copy()
+    if "TQQQ" in columns and "QQQ" in columns:
+        columns["TQQQ"] = 3 * columns["QQQ"] - 0.0095 * dt
+    lines = ["date," + ",".join(columns) + (",USDKRW" if book.base_currency == "KRW" else "")]
+    fx_moves = 0.07 * np.sqrt(dt) * rng.standard_normal(n)
+    if "360750" in columns:  # an S&P 500 fund in won moves with the dollar too
+        columns["360750"] = columns["360750"] + fx_moves
+    closes = {t: 100 * np.exp(np.cumsum(r)) for t, r in columns.items()}
+    fx = 1100 * np.exp(np.cumsum(fx_moves))
+    uses_usd = any(h.currency == "USD" for h in book.holdings)
+    for i, day in enumerate(dates):
+        row = [f"{closes[t][i]:.2f}" for t in columns]
+        if book.base_currency == "KRW":
+            row.append(f"{fx[i]:.2f}" if uses_usd else "")
+        lines.append(day.strftime("%Y-%m-%d") + "," + ",".join(row))
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=("A", "B"))
     parser.add_argument("--policy", action="append")
     parser.add_argument("--fast", action="store_true", help="planner without local search")
+    parser.add_argument("--examples", metavar="DIR", help="write synthetic CSVs for the examples")
     args = parser.parse_args(argv)
+    if args.examples:
+        from pathlib import Path
+
+        from xlrebalance.document import load_portfolio
+
+        out = Path(args.examples)
+        out.mkdir(parents=True, exist_ok=True)
+        root = Path(__file__).resolve().parents[1] / "templates" / "examples"
+        for name in ("seed", "equal-weight"):
+            book = load_portfolio(root / f"{name}.json", offline=False)
+            (out / f"{name}-prices.csv").write_text(example_prices(book), encoding="utf-8")
+            print(f"wrote {out / f'{name}-prices.csv'}")
+        return 0
     sets = [("A", 10), ("B", 500)]
     policies = args.policy or ["monthly", "quarterly", "band:10%", "none"]
     print(

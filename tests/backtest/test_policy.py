@@ -20,6 +20,8 @@ def test_specs() -> None:
     c = parse_policy("contribute:1,000,000KRW@quarterly")
     assert (c.contribution, c.buy_only, c.check) == ((1e6, "KRW"), True, Frequency.QUARTERLY)
     assert parse_policy("user").own
+    o = parse_policy("monthly+outside:10%")
+    assert (o.check, o.band, o.per_position) == (Frequency.MONTHLY, Band(0.0, 0.10), True)
 
 
 @pytest.mark.parametrize(

@@ -172,3 +172,17 @@ def Band_(absolute: float):
     from xlrebalance.model import Band
 
     return Band(absolute)
+
+
+def test_outside_band_trades_only_the_positions_outside() -> None:
+    # 30 shares each. Feb 1: X 12, Y 8, Z 10.5 (total 915): X and Y are 0.066 off their third,
+    # outside +-10% (0.033); Z is 0.011 off, inside. Selling X to buy Y helps both; selling one
+    # Z would bring it closer, but only the whole-book rebalance may touch Z.
+    h = history(DATES, X=[10, 10, 12, 12], Y=[10, 10, 8, 8], Z=[10, 10, 10.5, 10.5])
+    market = prepare(book("X", "Y", "Z", cash=900.0), h, None)
+    only = simulate(market, parse_policy("monthly+outside:10%"))
+    whole = simulate(market, parse_policy("monthly+band:10%"))
+    assert only.rebalance_days == whole.rebalance_days == ("2024-01-02", "2024-02-01")
+    assert only.quantities[2] == 30  # Z untouched
+    assert only.quantities[0] < 30 < only.quantities[1]
+    assert whole.quantities[2] != 30

@@ -48,6 +48,8 @@ class Policy:
     portfolio's own settings is instead the planner's per-position no-trade zone, see ``own``).
     ``contribution``: cash (amount, currency) added on every check day; with ``buy_only`` the
     planner only buys. ``own``: plan with the portfolio's settings exactly as they are.
+    ``per_position``: the band is the planner's no-trade zone instead of a trigger: every check
+    asks the planner, which trades only the positions outside the band (``monthly+outside:10%``).
     """
 
     name: str
@@ -57,6 +59,7 @@ class Policy:
     contribution: tuple[float, str] | None = None
     buy_only: bool = False
     own: bool = False
+    per_position: bool = False
 
 
 DEFAULT_SPECS = ("none", "monthly", "quarterly", "monthly+band:10%", "5/25", "user")
@@ -64,7 +67,8 @@ DEFAULT_SPECS = ("none", "monthly", "quarterly", "monthly+band:10%", "5/25", "us
 _EXPECTED = (
     "expected none, monthly, quarterly, semiannual, annual (optionally :first or :last), "
     "daily, band:10% / band:abs=5%,rel=25% / 5/25 (checked daily unless prefixed by a "
-    "calendar such as monthly+band:10%), contribute:1000000KRW[@monthly], or user[@monthly]"
+    "calendar such as monthly+band:10%), monthly+outside:10% (trade only the positions "
+    "outside), contribute:1000000KRW[@monthly], or user[@monthly]"
 )
 
 
@@ -143,6 +147,10 @@ def parse_policy(spec: str) -> Policy:
             buy_only=True,
         )
     calendar, plus, band = lower.partition("+")
+    if plus and band.startswith("outside:"):
+        frequency, day = _calendar(calendar, spec)
+        width = _band("band:" + band[len("outside:") :], spec)
+        return Policy(name=lower, check=frequency, day=day, band=width, per_position=True)
     if plus:
         frequency, day = _calendar(calendar, spec)
         return Policy(name=lower, check=frequency, day=day, band=_band(band, spec))

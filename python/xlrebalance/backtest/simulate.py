@@ -130,6 +130,7 @@ class PolicyResult:
     warnings: tuple[str, ...]
     solver: Mapping[str, int]
     planner_seconds: float
+    quantities: FloatArray  # at the end, per taking-part holdings row (Market.rows)
 
     @property
     def rebalances(self) -> int:
@@ -374,8 +375,10 @@ def simulate(
         trade = d == 0
         if d > 0 and checks[d]:
             tally.checks += 1
-            trade = policy.band is None or _outside_band(
-                m, policy.band, targets, quantity, cash, rate, row_unit, d, tally
+            trade = (
+                policy.band is None
+                or policy.per_position
+                or _outside_band(m, policy.band, targets, quantity, cash, rate, row_unit, d, tally)
             )
         if trade:
             before = float(quantity @ row_unit + (cash * rate).sum())
@@ -415,6 +418,7 @@ def simulate(
         warnings=tuple(warnings),
         solver=dict(tally.statuses),
         planner_seconds=tally.planner_seconds,
+        quantities=quantity,
     )
 
 
@@ -534,9 +538,14 @@ def _rebalance(
     goal[CASH] = max(0.0, 1.0 - sum(goal.values()))
     settings = p.settings
     mode = Mode.BUY_ONLY if policy.buy_only else Mode.REBALANCE
+    band = Band()
+    if not initial and policy.own:
+        band = settings.band
+    elif not initial and policy.per_position and policy.band is not None:
+        band = policy.band
     settings = replace(
         settings,
-        band=settings.band if policy.own and not initial else Band(),
+        band=band,
         mode=settings.mode if policy.own and not initial else mode,
         contribution={},
         contribution_account=None,
