@@ -14,6 +14,7 @@ then); one whose history ends before the backtest does is sold at its last close
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -107,9 +108,19 @@ class _Tally:
     fx_cost: float = 0.0
     narrow_checks: int = 0
     narrow_tickers: Counter[str] = field(default_factory=Counter)
-    warnings: Counter[str] = field(default_factory=Counter)
+    warnings: Counter[str] = field(default_factory=Counter)  # by shape, figures masked
+    examples: dict[str, str] = field(default_factory=dict)  # first text of each shape
     statuses: Counter[str] = field(default_factory=Counter)
     planner_seconds: float = 0.0
+
+    def note(self, text: str) -> None:
+        """Count a planner warning; the same warning with other figures counts as one."""
+        shape = _FIGURES.sub("#", text)
+        self.warnings[shape] += 1
+        self.examples.setdefault(shape, text)
+
+
+_FIGURES = re.compile(r"\d[\d,]*(?:\.\d+)?%?|\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True)
@@ -391,7 +402,10 @@ def simulate(
             last_report = time.monotonic()
     if progress is not None:
         progress(n_days, n_days)
-    warnings = [f"{w} ({n}x)" if n > 1 else w for w, n in tally.warnings.items()]
+    warnings = [
+        tally.examples[w] + (f" ({n} times; the figures are from the first)" if n > 1 else "")
+        for w, n in tally.warnings.items()
+    ]
     if tally.narrow_checks:
         names = ", ".join(t for t, _ in tally.narrow_tickers.most_common(5))
         more = len(tally.narrow_tickers) - 5
@@ -576,13 +590,13 @@ def _rebalance(
     try:
         result = plan(book, config.planner)
     except (InfeasibleError, PortfolioError) as exc:
-        tally.warnings[f"no plan on {day_text(m.dates[d])}: {exc}"] += 1
+        tally.note(f"no plan on {day_text(m.dates[d])}: {exc}")
         return False
     finally:
         tally.planner_seconds += time.perf_counter() - started
     tally.statuses[result.summary.solver.status.value] += 1
     for w in result.warnings:
-        tally.warnings[w] += 1
+        tally.note(w)
     if not result.orders:
         return False
     where = {(h.account, h.ticker): places[j] for j, h in enumerate(holdings)}
