@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from xlrebalance import __version__
+from xlrebalance.backtest import command as backtest_commands
 from xlrebalance.errors import XlRebalanceError
 from xlrebalance.jsonout import dumps
 from xlrebalance.quotes import command as quote_commands
@@ -77,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     # Each feature registers its own subcommands (a function add_commands(commands)).
     quote_commands.add_commands(commands)
     workbook_commands.add_commands(commands)
+    backtest_commands.add_commands(commands)
     return parser
 
 

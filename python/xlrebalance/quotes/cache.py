@@ -50,6 +50,20 @@ CREATE TABLE IF NOT EXISTS symbols (
     updated REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS history (
+    symbol TEXT NOT NULL,      -- Yahoo symbol: AAPL, 005930.KS, KRW=X
+    day TEXT NOT NULL,         -- YYYY-MM-DD, the exchange's trading day
+    close REAL NOT NULL,       -- as traded (split-adjusted)
+    adjusted REAL NOT NULL,    -- dividends reinvested (Yahoo's adjusted close)
+    dividend REAL NOT NULL DEFAULT 0,  -- cash per share going ex that day
+    PRIMARY KEY (symbol, day)
+);
+CREATE TABLE IF NOT EXISTS history_span (
+    symbol TEXT PRIMARY KEY,   -- the days from..to were asked and stored (a range, not rows)
+    start TEXT NOT NULL,
+    end TEXT NOT NULL,
+    fetched REAL NOT NULL
+);
 """
 
 _COLUMNS = (
@@ -263,6 +277,59 @@ class QuoteCache:
                 )
 
         self._guard(write, None, f"keep {len(rows)} price(s); they are used but not cached")
+
+    # -- daily history (backtests) -----------------------------------------------------------
+
+    def history_span(self, symbol: str) -> tuple[str, str] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT start, end FROM history_span WHERE symbol = ?", (symbol,)
+            ).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def history(self, symbol: str, start: str, end: str) -> list[tuple[str, float, float, float]]:
+        """(day, close, adjusted, dividend) rows from ``start`` to ``end``, in order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT day, close, adjusted, dividend FROM history "
+                "WHERE symbol = ? AND day >= ? AND day <= ? ORDER BY day",
+                (symbol, start, end),
+            ).fetchall()
+        return [(str(d), float(c), float(a), float(v)) for d, c, a, v in rows]
+
+    def put_history(
+        self,
+        symbol: str,
+        start: str,
+        end: str,
+        rows: Sequence[tuple[str, float, float, float]],
+        fetched: datetime,
+    ) -> None:
+        """Replace the symbol's rows in ``start..end`` (Yahoo re-adjusts past closes after each
+        dividend) and remember that range as fetched."""
+        with self._lock:
+            self._db.execute(
+                "DELETE FROM history WHERE symbol = ? AND day >= ? AND day <= ?",
+                (symbol, start, end),
+            )
+            self._db.executemany(
+                "INSERT OR REPLACE INTO history VALUES (?, ?, ?, ?, ?)",
+                [(symbol, *row) for row in rows],
+            )
+            old = self.history_span_unlocked(symbol)
+            if old is not None:
+                start, end = min(start, old[0]), max(end, old[1])
+            self._db.execute(
+                "INSERT OR REPLACE INTO history_span VALUES (?, ?, ?, ?)",
+                (symbol, start, end, fetched.timestamp()),
+            )
+            self._db.commit()
+
+    def history_span_unlocked(self, symbol: str) -> tuple[str, str] | None:
+        row = self._db.execute(
+            "SELECT start, end FROM history_span WHERE symbol = ?", (symbol,)
+        ).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
 
     def clear(self) -> None:
         def wipe(db: sqlite3.Connection) -> None:

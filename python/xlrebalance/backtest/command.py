@@ -1,0 +1,311 @@
+"""``xlrebalance backtest PORTFOLIO|BOOK``: policies side by side on daily history."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from xlrebalance.errors import PortfolioError, XlRebalanceError
+
+if TYPE_CHECKING:  # the simulation needs numpy: imported by the handler, not by --help
+    from xlrebalance.backtest.history import PriceHistory
+    from xlrebalance.backtest.policy import Policy
+    from xlrebalance.backtest.simulate import Market, PolicyResult
+    from xlrebalance.model import Portfolio
+
+DEFAULT_SPECS = ("none", "monthly", "quarterly", "monthly+band:10%", "5/25", "user")
+"""The policies compared when none is named."""
+
+
+def add_commands(commands: Any) -> None:
+    p = commands.add_parser(
+        "backtest", help="backtest rebalancing policies on daily history with real costs"
+    )
+    p.add_argument("file", help="portfolio JSON document or workbook (.xlsx, .xlsm)")
+    p.add_argument("--start", default="2010-01-01", help="first day (YYYY-MM-DD)")
+    p.add_argument("--end", default=None, help="last day (YYYY-MM-DD, default: latest)")
+    p.add_argument(
+        "--policy",
+        action="append",
+        default=None,
+        help="a policy (repeatable): none, monthly, quarterly[:last], semiannual, annual, "
+        "band:10%%, band:abs=5%%,rel=25%%, 5/25, monthly+band:10%%, "
+        "contribute:1000000KRW[@monthly], user[@monthly] "
+        f"(default: {' '.join(DEFAULT_SPECS)})",
+    )
+    p.add_argument("--prices", default=None, help="CSV of daily closes: date + one column each")
+    p.add_argument("--offline", action="store_true", help="use only the cache or --prices")
+    p.add_argument(
+        "--dividends",
+        choices=("reinvest", "cash"),
+        default="reinvest",
+        help="Yahoo history: adjusted closes (reinvest, default) or dividends paid to cash",
+    )
+    p.add_argument("--capital", type=float, default=None, help="starting value, base currency")
+    p.add_argument("--risk-free", type=float, default=0.0, help="annual rate for Sharpe (0.03)")
+    p.add_argument(
+        "--fast",
+        action="store_true",
+        help="plan each rebalance without the planner's local search (about 5x faster, "
+        "slightly more drift; see docs/backtest.md)",
+    )
+    p.add_argument("--json", action="store_true", help="print the full result as JSON")
+    p.set_defaults(handler=run)
+
+
+def _day(text: str | None, flag: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise PortfolioError(flag, f"{text!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def load_book(path: str) -> Portfolio:
+    from xlrebalance.workbook import command as workbook_commands
+
+    if workbook_commands.is_workbook(path):
+        from xlrebalance.workbook.book import OpenpyxlBook
+        from xlrebalance.workbook.reader import read_input
+
+        portfolio: Portfolio = read_input(OpenpyxlBook.open(path), offline=False).portfolio
+        return portfolio
+    workbook_commands.check_plan_input(path)
+    from xlrebalance.document import load_portfolio
+
+    return load_portfolio(path, offline=False)
+
+
+def load_history(
+    portfolio: Portfolio,
+    *,
+    prices: str | None,
+    offline: bool,
+    start: date | None,
+    end: date | None,
+    dividends: str,
+) -> tuple[PriceHistory, str]:
+    """The price history and a line saying where it came from."""
+    from xlrebalance.backtest.history import read_prices_csv, split_fx
+
+    currencies = [c for c in portfolio.currencies() if c != portfolio.base_currency]
+    if prices is not None:
+        history = split_fx(read_prices_csv(prices), portfolio.base_currency, currencies)
+        return history, f"{Path(prices).name} (closes as given; no dividends added)"
+    from xlrebalance.backtest.prices import yahoo_history
+
+    history = yahoo_history(portfolio, start, end, offline=offline, dividends=dividends)
+    how = (
+        "adjusted closes: dividends reinvested" if dividends == "reinvest" else "dividends to cash"
+    )
+    return history, f"Yahoo daily history via the quote cache ({how})"
+
+
+class _Progress:
+    """One line per policy on stderr, redrawn in place on a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.name = ""
+        self.started = 0.0
+
+    def begin(self, name: str) -> None:
+        self.name, self.started = name, time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.tty and total:
+            self.stream.write(f"\rbacktest {self.name}: {100 * done // total:3d}%")
+            self.stream.flush()
+
+    def end(self) -> None:
+        seconds = time.monotonic() - self.started
+        if self.tty:
+            self.stream.write(f"\rbacktest {self.name}: done in {seconds:.1f} s\n")
+        elif seconds > 2:
+            self.stream.write(f"xlrebalance: backtest {self.name} done in {seconds:.1f} s\n")
+        self.stream.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    from xlrebalance.backtest.history import day_text
+    from xlrebalance.backtest.policy import parse_policy
+    from xlrebalance.backtest.simulate import QUICK, THOROUGH, BacktestConfig, prepare, simulate
+
+    start, end = _day(args.start, "--start"), _day(args.end, "--end")
+    if start is not None and end is not None and start > end:
+        raise PortfolioError("--start", f"{start} is after --end {end}")
+    for flag, value in (("--capital", args.capital), ("--risk-free", args.risk_free)):
+        if value is not None and not math.isfinite(value):
+            raise PortfolioError(flag, f"expected a number, got {value}")
+    if args.capital is not None and args.capital <= 0:
+        raise PortfolioError("--capital", f"expected a positive amount, got {args.capital:g}")
+    policies = [parse_policy(s) for s in (args.policy or DEFAULT_SPECS)]
+    portfolio = load_book(args.file)
+    history, source = load_history(
+        portfolio,
+        prices=args.prices,
+        offline=args.offline,
+        start=start,
+        end=end,
+        dividends=args.dividends,
+    )
+    sliced = history.between(start, end)
+    if len(sliced.dates) < 2:
+        span = (
+            f"{day_text(history.dates[0])} .. {day_text(history.dates[-1])}"
+            if len(history.dates)
+            else "nothing"
+        )
+        raise PortfolioError(
+            "--start",
+            f"fewer than two days of prices from {start} to {end} (the prices cover {span})",
+        )
+    market = prepare(portfolio, sliced, args.capital)
+    config = BacktestConfig(risk_free=args.risk_free, planner=QUICK if args.fast else THOROUGH)
+    progress = _Progress(sys.stderr)
+    results: list[PolicyResult] = []
+    interrupted = False
+    try:
+        for policy in policies:
+            progress.begin(policy.name)
+            results.append(simulate(market, policy, config, progress))
+            progress.end()
+    except KeyboardInterrupt:
+        interrupted = True
+        sys.stderr.write("\n")
+    left_out = [p.name for p in policies[len(results) :]]
+    doc = result_to_dict(market, results, source, left_out)
+    if args.json:
+        print(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False))
+    else:
+        print(format_result(doc))
+    if interrupted:
+        print(
+            f"xlrebalance: interrupted; not run: {', '.join(left_out)}",
+            file=sys.stderr,
+        )
+        return 130
+    return 0
+
+
+def _round(value: float, digits: int = 6) -> float:
+    return round(float(value), digits) + 0.0
+
+
+def policy_to_dict(r: PolicyResult) -> dict[str, Any]:
+    perf = r.performance
+    years = r.years
+    return {
+        "policy": r.policy.name,
+        "final_value": _round(perf.final_value, 2),
+        "contributed": _round(perf.contributed, 2),
+        "total_return": _round(perf.total_return),
+        "cagr": _round(perf.cagr),
+        "volatility": _round(perf.volatility),
+        "sharpe": None if perf.sharpe is None else _round(perf.sharpe, 4),
+        "max_drawdown": {
+            "depth": _round(perf.max_drawdown.depth),
+            "peak": perf.max_drawdown.peak,
+            "trough": perf.max_drawdown.trough,
+            "recovered": perf.max_drawdown.recovered,
+        },
+        "checks": r.checks,
+        "rebalances": max(0, r.rebalances - 1 if r.rebalance_days else 0),
+        "rebalance_days": list(r.rebalance_days),
+        "turnover": _round(r.turnover),
+        "turnover_per_year": _round(r.turnover / years) if years > 0 else 0.0,
+        "traded": _round(r.traded, 2),
+        "fees": _round(r.fees, 2),
+        "taxes": _round(r.taxes, 2),
+        "fx_spread": _round(r.fx_cost, 2),
+        "drift_average": _round(float(r.drift.mean())),
+        "drift_max": _round(float(r.drift.max())),
+        "solver": dict(r.solver),
+        "planner_seconds": _round(r.planner_seconds, 3),
+        "warnings": list(r.warnings),
+    }
+
+
+def result_to_dict(
+    market: Market, results: list[PolicyResult], source: str, left_out: list[str]
+) -> dict[str, Any]:
+    from xlrebalance.backtest.history import day_text
+
+    dates = market.dates
+    return {
+        "start": day_text(dates[0]),
+        "end": day_text(dates[-1]),
+        "years": _round((dates[-1] - dates[0]).astype(int) / 365.25, 4),
+        "base_currency": market.portfolio.base_currency,
+        "capital": _round(market.capital, 2),
+        "prices": source,
+        "notes": list(market.notes),
+        "not_run": left_out,
+        "policies": [policy_to_dict(r) for r in results],
+        "series": {
+            "dates": [day_text(d) for d in dates],
+            "values": {r.policy.name: [_round(v, 2) for v in r.values.tolist()] for r in results},
+        },
+    }
+
+
+def _money(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def format_result(doc: dict[str, Any]) -> str:
+    base = doc["base_currency"]
+    lines = [
+        f"Backtest {doc['start']} .. {doc['end']} ({doc['years']:.1f} years), starting with "
+        f"{_money(doc['capital'])} {base}",
+        f"prices: {doc['prices']}",
+        "",
+    ]
+    header = (
+        f"{'policy':<20} {'final value':>15} {'CAGR':>7} {'vol':>6} {'max DD':>7} "
+        f"{'Sharpe':>6} {'rebal':>5} {'turn/yr':>7} {'fees':>11} {'taxes':>10} {'FX spr':>9} "
+        f"{'drift avg/max':>13}"
+    )
+    lines.append(header)
+    for p in doc["policies"]:
+        sharpe = "-" if p["sharpe"] is None else f"{p['sharpe']:.2f}"
+        lines.append(
+            f"{p['policy']:<20} {_money(p['final_value']):>15} {p['cagr']:>7.2%} "
+            f"{p['volatility']:>6.1%} {p['max_drawdown']['depth']:>7.1%} {sharpe:>6} "
+            f"{p['rebalances']:>5} {p['turnover_per_year']:>7.2f} {_money(p['fees']):>11} "
+            f"{_money(p['taxes']):>10} {_money(p['fx_spread']):>9} "
+            f"{p['drift_average']:>6.3f}/{p['drift_max']:.3f}"
+        )
+    lines.append("")
+    lines.append(f"amounts in {base}; drift = sum of |weight - target|, cash included")
+    for p in doc["policies"]:
+        dd = p["max_drawdown"]
+        if dd["peak"]:
+            lines.append(
+                f"{p['policy']}: max drawdown {dd['depth']:.1%} from {dd['peak']} to "
+                f"{dd['trough']}, "
+                + (
+                    f"recovered {dd['recovered']}"
+                    if dd["recovered"]
+                    else "not recovered by the end"
+                )
+            )
+        for w in p["warnings"]:
+            lines.append(f"{p['policy']}: warning: {w}")
+    if doc["notes"]:
+        lines.append("notes:")
+        lines.extend(f"  - {n}" for n in doc["notes"])
+    if doc["not_run"]:
+        lines.append(f"not run (interrupted): {', '.join(doc['not_run'])}")
+    return "\n".join(lines)
+
+
+__all__ = ["Policy", "XlRebalanceError", "add_commands", "run"]

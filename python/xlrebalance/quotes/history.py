@@ -1,0 +1,107 @@
+"""Daily history from Yahoo through yfinance's own history code, kept in the quote cache.
+
+One chart request per symbol (``Ticker.history``: yfinance's time-zone lookup, its request
+layer and its parsing of bars, dividends and splits), sent through the same redirecting session
+as the quote source. Each symbol's rows go into the cache with the range that was asked, so a
+second backtest over the same or a shorter range makes no request at all, and ``offline`` reads
+only the cache.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from xlrebalance.errors import QuoteError
+from xlrebalance.quotes.cache import QuoteCache
+from xlrebalance.quotes.yahoo import _YF_LOCK, YahooSource, _describe
+
+Row = tuple[str, float, float, float]  # day, close, adjusted close, dividend per share
+
+
+@dataclass(frozen=True)
+class DailyHistory:
+    symbol: str
+    rows: tuple[Row, ...]
+    source: str  # "cache" or "yahoo"
+    problem: str | None = None  # why there are no rows
+
+
+def daily_history(
+    symbols: Sequence[str],
+    start: date,
+    end: date,
+    *,
+    cache: QuoteCache,
+    source: YahooSource | None,
+    offline: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, DailyHistory]:
+    """History of each symbol from ``start`` to ``end`` (inclusive), from the cache when it
+    covers the range, else from Yahoo (never when ``offline``)."""
+    first, last = start.isoformat(), end.isoformat()
+    out: dict[str, DailyHistory] = {}
+    for n, symbol in enumerate(dict.fromkeys(symbols)):
+        span = cache.history_span(symbol)
+        covered = span is not None and span[0] <= first and span[1] >= last
+        if covered or offline:
+            rows = tuple(cache.history(symbol, first, last))
+            problem = None
+            if not rows:
+                problem = "not in the cache" if span is None else "no rows in the cached range"
+            elif not covered:
+                problem = f"the cache covers only {span[0]} .. {span[1]}" if span else None
+            out[symbol] = DailyHistory(symbol, rows, "cache", problem)
+        else:
+            assert source is not None
+            lo = min(first, span[0]) if span else first
+            hi = max(last, span[1]) if span else last
+            try:
+                fetched = _fetch(source, symbol, date.fromisoformat(lo), date.fromisoformat(hi))
+            except QuoteError as exc:
+                out[symbol] = DailyHistory(symbol, (), "yahoo", str(exc))
+            else:
+                if fetched:
+                    cache.put_history(symbol, lo, hi, fetched, datetime.now(UTC))
+                rows = tuple(r for r in fetched if first <= r[0] <= last)
+                out[symbol] = DailyHistory(
+                    symbol, rows, "yahoo", None if rows else "Yahoo has no history in the range"
+                )
+        if progress is not None:
+            progress(n + 1, len(symbols))
+    return out
+
+
+def _fetch(source: YahooSource, symbol: str, start: date, end: date) -> list[Row]:
+    with _YF_LOCK:
+        source._yfdata()  # yfinance's shared request layer on our session
+        import yfinance
+
+        try:
+            ticker = yfinance.Ticker(symbol, session=source._session)
+            frame: Any = ticker.history(
+                start=start.isoformat(),
+                end=(end + timedelta(days=1)).isoformat(),  # yfinance's end is exclusive
+                interval="1d",
+                auto_adjust=False,
+                actions=True,
+                timeout=source.timeout,
+            )
+        except Exception as exc:
+            raise QuoteError(f"{symbol}: {_describe(exc)}") from exc
+    if frame is None or len(frame) == 0:
+        return []
+    rows: list[Row] = []
+    dividends = frame.get("Dividends", None)
+    adjusted = frame["Adj Close"] if "Adj Close" in frame else frame["Close"]
+    for i, stamp in enumerate(frame.index):
+        close = float(frame["Close"].iloc[i])
+        adj = float(adjusted.iloc[i])
+        if not (math.isfinite(close) and close > 0 and math.isfinite(adj) and adj > 0):
+            continue  # a bar without a trade: no price that day, never a made-up one
+        paid = float(dividends.iloc[i]) if dividends is not None else 0.0
+        rows.append((stamp.date().isoformat(), close, adj, paid if math.isfinite(paid) else 0.0))
+    return rows

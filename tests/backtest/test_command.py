@@ -1,0 +1,109 @@
+"""The installed ``xlrebalance backtest`` in a subprocess, outside the checkout."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED = ROOT / "templates" / "examples" / "seed.json"
+
+
+def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    here = Path(sys.executable).parent / "xlrebalance"
+    script = str(here) if here.exists() else shutil.which("xlrebalance")
+    assert script is not None
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "XLREBALANCE_CACHE_DIR": str(cwd / "cache")}
+    env["XLREBALANCE_YAHOO_URL"] = "http://127.0.0.1:9"  # closed: no network in tests
+    return subprocess.run(
+        [script, "backtest", *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env
+    )
+
+
+def seed_prices(path: Path, *, days: int = 70, drop: str | None = None) -> Path:
+    """Synthetic closes for the seed book's tickers (no network here; docs say so)."""
+    doc = json.loads(SEED.read_text(encoding="utf-8"))
+    tickers = list(dict.fromkeys(h["ticker"] for h in doc["holdings"]))
+    if drop:
+        tickers.remove(drop)
+    rng = np.random.default_rng(5)
+    dates = np.busday_offset("2024-01-02", np.arange(days), roll="forward")
+    closes = 100 * np.exp(np.cumsum(0.01 * rng.standard_normal((days, len(tickers))), axis=0))
+    fx = 1300 * np.exp(np.cumsum(0.003 * rng.standard_normal(days)))
+    lines = ["date," + ",".join(tickers) + ",USDKRW"]
+    for d, row, rate in zip(dates, closes, fx, strict=True):
+        lines.append(f"{d}," + ",".join(f"{v:.2f}" for v in row) + f",{rate:.2f}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_json_is_pure_json_with_every_metric(tmp_path: Path) -> None:
+    prices = seed_prices(tmp_path / "p.csv")
+    out = run(
+        [str(SEED), "--prices", str(prices), "--start", "2024-01-01", "--json",
+         "--policy", "none", "--policy", "monthly", "--policy", "monthly+band:10%"],
+        tmp_path,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)  # strict: nothing before or after
+    assert [p["policy"] for p in doc["policies"]] == ["none", "monthly", "monthly+band:10%"]
+    for p in doc["policies"]:
+        for key in (
+            "final_value",
+            "cagr",
+            "volatility",
+            "sharpe",
+            "max_drawdown",
+            "rebalances",
+            "turnover",
+            "fees",
+            "taxes",
+            "fx_spread",
+            "drift_average",
+            "drift_max",
+        ):
+            assert key in p  # fmt: skip
+    monthly = doc["policies"][1]
+    assert monthly["rebalances"] == 3  # Feb, Mar, Apr 1st trading days
+    assert monthly["fees"] > 0 and monthly["fx_spread"] > 0
+    assert len(doc["series"]["dates"]) == 70
+    assert doc["series"]["values"]["none"][-1] == doc["policies"][0]["final_value"]
+
+
+def test_text_output_and_a_partial_backtest_says_what_it_left_out(tmp_path: Path) -> None:
+    prices = seed_prices(tmp_path / "p.csv", drop="SOXX")
+    out = run([str(SEED), "--prices", str(prices), "--policy", "quarterly"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "quarterly" in out.stdout
+    assert "SOXX: no price history; left out" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--start", "2024-05-01", "--end", "2024-01-01"], "--start: 2024-05-01 is after --end"),
+        (["--start", "2030-01-01"], "fewer than two days of prices"),
+        (["--policy", "weekly"], "--policy weekly: expected none, monthly"),
+        (["--start", "yesterday"], "'yesterday' is not a date"),
+    ],
+)
+def test_bad_input_is_one_clear_line(tmp_path: Path, args: list[str], message: str) -> None:
+    prices = seed_prices(tmp_path / "p.csv")
+    out = run([str(SEED), "--prices", str(prices), *args], tmp_path)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_offline_without_cache_or_prices_says_what_to_do(tmp_path: Path) -> None:
+    out = run([str(SEED), "--offline"], tmp_path)
+    assert out.returncode == 2
+    assert "run once without --offline, or give --prices FILE" in out.stderr
+    assert "Traceback" not in out.stderr
