@@ -15,6 +15,7 @@ from xlrebalance.planner import plan
 from xlrebalance.quotes import command as quote_commands
 from xlrebalance.quotes import fill_prices
 from xlrebalance.report import format_plan
+from xlrebalance.sync import command as sync_commands
 from xlrebalance.workbook import command as workbook_commands
 
 
@@ -38,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     # Each feature registers its own subcommands (a function add_commands(commands)).
     quote_commands.add_commands(commands)
     workbook_commands.add_commands(commands)
+    sync_commands.add_commands(commands)
     return parser
 
 
