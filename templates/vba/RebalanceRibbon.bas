@@ -16,6 +16,10 @@ Public Sub OnSnapshot(control As IRibbonControl)
     RunPythonCode "import xlrebalance.macros as m; m.snapshot_caller()"
 End Sub
 
+Public Sub OnSync(control As IRibbonControl)
+    RunPythonCode "import xlrebalance.macros as m; m.sync_caller()"
+End Sub
+
 ' Application.Run reaches the add-in's RunPython without a VBA reference to xlwings, so this
 ' project compiles even where the add-in is missing, and says so instead of failing to load.
 Private Sub RunPythonCode(ByVal code As String)

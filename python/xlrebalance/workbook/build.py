@@ -271,6 +271,8 @@ def _setting_value(key: str, portfolio: Portfolio | None) -> Any:
         return portfolio.targets.get(CASH, 0.0) if portfolio else 0.0
     if key == "workbook.quote_max_age_hours":
         return 24
+    if key.startswith("sync."):
+        return None  # the user's own storage (docs/sync.md)
     path = key.split(".")[1:]
     head = path[0]
     if head == "contribution":

@@ -383,7 +383,7 @@ def _read_settings(
         "base_currency", "settings.mode", "settings.contribution_account", "settings.fractional",
         "settings.band.absolute", "settings.band.relative", "settings.min_trade_value",
         "settings.fx_spread", "settings.auto_fx", "settings.time_limit", "targets.CASH",
-        "workbook.quote_max_age_hours",
+        "workbook.quote_max_age_hours", "sync.remote", "sync.endpoint",
     }  # fmt: skip
     for key in values:
         if key.startswith("fx."):
