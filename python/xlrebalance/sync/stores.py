@@ -117,7 +117,6 @@ def s3_store(bucket: str, path: str, options: Any) -> S3Store:
         key=key,
         secret=secret_key,
         endpoint_url=endpoint,
-        skip_instance_cache=True,
         config_kwargs={
             "connect_timeout": options.timeout,
             "read_timeout": options.timeout,
