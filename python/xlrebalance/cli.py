@@ -17,6 +17,7 @@ from xlrebalance.backtest import command as backtest_commands
 from xlrebalance.errors import XlRebalanceError
 from xlrebalance.jsonout import dumps
 from xlrebalance.quotes import command as quote_commands
+from xlrebalance.sync import command as sync_commands
 from xlrebalance.workbook import command as workbook_commands
 
 LANGS = ("en", "ko")
@@ -79,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     quote_commands.add_commands(commands)
     workbook_commands.add_commands(commands)
     backtest_commands.add_commands(commands)
+    sync_commands.add_commands(commands)
     return parser
 
 

@@ -289,6 +289,31 @@ def snapshot(book: Book, *, now: dt.datetime | None = None) -> None:
     _history(book, "snapshot", inp.portfolio, None, staleness(inp, now), now, inp.lang)
 
 
+def sync(book: Book, *, passphrase: str | None = None) -> Any:
+    """Ribbon "Sync": merge with the remote named on Settings (``sync.remote``) and publish.
+
+    Returns the sync outcome (its ``conflicts`` name sheet and cell, both values and which
+    was kept). The passphrase, when the remote is encrypted, comes from the environment or
+    the OS keyring -- never from the workbook."""
+    from xlrebalance.sync.book_copy import ENDPOINT_KEY, REMOTE_KEY, WorkbookCopy
+    from xlrebalance.sync.command import passphrase as stored_passphrase
+    from xlrebalance.sync.engine import push
+    from xlrebalance.sync.remote import Options, open_remote
+
+    _say(book)("xlrebalance: syncing")
+    copy = WorkbookCopy(book)
+    url = copy.setting(REMOTE_KEY)
+    if not url:
+        raise PortfolioError(
+            SETTINGS_SHEET,
+            f"no sync remote: put a folder (file:///...), s3://bucket/path or webdav://host/path "
+            f"in the Value of the row {REMOTE_KEY}",
+        )
+    remote = open_remote(url, Options(endpoint=copy.setting(ENDPOINT_KEY)))
+    secret = passphrase if passphrase is not None else stored_passphrase(remote.url)
+    return push(copy, remote, secret)
+
+
 # -- what the ribbon runs (through xlwings' RunPython) -------------------------------------
 
 LABELS = {
@@ -296,6 +321,7 @@ LABELS = {
     "refresh_prices": ("Refresh prices", "시세 새로 고침"),
     "compute_orders": ("Compute orders", "주문 계산"),
     "snapshot": ("Snapshot", "스냅샷"),
+    "sync": ("Sync", "동기화"),
 }
 
 
@@ -318,6 +344,11 @@ def run_in_excel(xw_book: Any, name: str, *, now: dt.datetime | None = None) -> 
             compute_orders(book, now=now)
         elif name == "snapshot":
             snapshot(book, now=now)
+        elif name == "sync":
+            outcome = sync(book)
+            lines = [*outcome.conflicts, *outcome.notes]
+            if lines:
+                problem = f"{len(lines)} conflict(s), kept as listed: " + " | ".join(lines[:10])
         else:
             raise ValueError(f"no macro named {name!r}")
     except XlRebalanceError as exc:
@@ -379,3 +410,7 @@ def compute_orders_caller() -> None:
 
 def snapshot_caller() -> None:
     _caller("snapshot")
+
+
+def sync_caller() -> None:
+    _caller("sync")

@@ -308,6 +308,8 @@ def _setting_value(key: str, portfolio: Portfolio | None) -> Any:
         return 24
     if key == "workbook.max_price_jump":
         return DEFAULT_MAX_PRICE_JUMP
+    if key.startswith("sync."):
+        return None  # the user's own storage (docs/sync.md)
     path = key.split(".")[1:]
     head = path[0]
     if head == "contribution":

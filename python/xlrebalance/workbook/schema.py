@@ -585,6 +585,24 @@ SETTINGS: tuple[Setting, ...] = (
         minimum=1,
         number_format="0.0",
     ),
+    Setting(
+        "sync.remote",
+        "Sync remote",
+        "동기화 위치",
+        "text",
+        "Where Sync keeps the portfolio: file:///folder, s3://bucket/path or webdav://host/path. "
+        "No password here: see docs/sync.md.",
+        "동기화 저장 위치: file:///폴더, s3://버킷/경로, webdav://호스트/경로. "
+        "비밀번호는 넣지 마세요 (docs/sync.ko.md).",
+    ),
+    Setting(
+        "sync.endpoint",
+        "S3 endpoint",
+        "S3 엔드포인트",
+        "text",
+        "For S3-compatible storage (R2, MinIO): its endpoint URL; blank for AWS S3.",
+        "S3 호환 저장소(R2, MinIO)의 엔드포인트 URL. AWS S3는 비워 둠.",
+    ),
 )
 
 SETTINGS_COLUMNS = (
