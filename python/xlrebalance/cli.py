@@ -11,6 +11,7 @@ from dataclasses import replace
 from xlrebalance import __version__
 from xlrebalance.document import load_portfolio, plan_to_dict
 from xlrebalance.errors import XlRebalanceError
+from xlrebalance.exposure import command as exposure_commands
 from xlrebalance.planner import plan
 from xlrebalance.quotes import command as quote_commands
 from xlrebalance.quotes import fill_prices
@@ -38,6 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     # Each feature registers its own subcommands (a function add_commands(commands)).
     quote_commands.add_commands(commands)
     workbook_commands.add_commands(commands)
+    exposure_commands.add_commands(commands)
     return parser
 
 

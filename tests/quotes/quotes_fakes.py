@@ -185,8 +185,15 @@ class FakeYahoo(FakeServer):
 
     host = "yahoo.localhost"
 
-    def __init__(self, items: dict[str, dict[str, Any]] | None = None, latency: float = 0.0):
+    def __init__(
+        self,
+        items: dict[str, dict[str, Any]] | None = None,
+        latency: float = 0.0,
+        profiles: dict[str, dict[str, Any]] | None = None,
+    ):
         super().__init__(latency)
+        # quoteSummary results by symbol (fund holdings, company profiles)
+        self.profiles = profiles if profiles is not None else load("yahoo_v10_quotesummary.json")
         if items is None:
             items = {i["symbol"]: i for i in load("yahoo_v7_quote.json")["quoteResponse"]["result"]}
         self.items = items
@@ -214,6 +221,14 @@ class FakeYahoo(FakeServer):
                 self.batches.append(symbols)
             found = [self.items[s] for s in symbols if s in self.items]
             return as_json(200, {"quoteResponse": {"result": found, "error": None}})
+        if path.startswith("/v10/finance/quoteSummary/"):
+            symbol = path.rsplit("/", 1)[1]
+            result = self.profiles.get(symbol)
+            if result is None:
+                why = f"Quote not found for symbol: {symbol}"
+                error = {"code": "Not Found", "description": why}
+                return as_json(404, {"quoteSummary": {"result": None, "error": error}})
+            return as_json(200, {"quoteSummary": {"result": [result], "error": None}})
         if path.startswith("/v8/finance/chart/"):
             symbol = path.rsplit("/", 1)[1]
             item = self.items.get(symbol)
