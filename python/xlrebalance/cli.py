@@ -12,7 +12,9 @@ from xlrebalance import __version__
 from xlrebalance.document import load_portfolio, plan_to_dict
 from xlrebalance.errors import XlRebalanceError
 from xlrebalance.exposure import command as exposure_commands
+from xlrebalance.exposure.command import format_realised, realised_to_dict, with_exposure_checks
 from xlrebalance.planner import plan
+from xlrebalance.pnl import pnl_report
 from xlrebalance.quotes import command as quote_commands
 from xlrebalance.quotes import fill_prices
 from xlrebalance.report import format_plan
@@ -58,10 +60,15 @@ def _plan(args: argparse.Namespace) -> int:
     # A plan from stale prices says so in its own output too, for programs reading --json.
     result = plan(portfolio)
     result = replace(result, warnings=result.warnings + notes)
+    result = with_exposure_checks(portfolio, result, offline=args.offline)
     if args.json:
-        print(json.dumps(plan_to_dict(result), indent=2, ensure_ascii=False))
+        doc = plan_to_dict(result)
+        doc["realised"] = realised_to_dict(pnl_report(portfolio, result))
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
     else:
         print(format_plan(result))
+        if realised := format_realised(pnl_report(portfolio, result)):
+            print(realised)
     return 0
 
 

@@ -6,10 +6,11 @@ import argparse
 import json
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from xlrebalance.exposure.lookthrough import UNKNOWN_SECTOR, Exposure, FundHoldings, look_through
-from xlrebalance.model import Portfolio
+from xlrebalance.model import Plan, Portfolio
 from xlrebalance.pnl import PnlReport, pnl_report
 
 
@@ -185,5 +186,83 @@ def format_exposure(portfolio: Portfolio, exposure: Exposure, pnl: PnlReport, *,
         lines.append(
             f"  take profit: {row.ticker} in {row.account} is up {row.ret:.1%} "
             f"(target {row.take_profit:.0%})"
+        )
+    return "\n".join(lines)
+
+
+def with_exposure_checks(portfolio: Portfolio, plan: Plan, *, offline: bool) -> Plan:
+    """``plan`` with warnings for broken look-through limits and take-profit rows. Fund
+    holdings come from the cache (and, online, from Yahoo when older than a week); a book
+    without limits or take-profit targets costs nothing here."""
+    from xlrebalance.exposure.checks import plan_warnings
+    from xlrebalance.quotes import QuoteCache
+    from xlrebalance.quotes.funds import fund_holdings
+
+    limits = portfolio.settings.exposure_limits
+    has_limits = any(v is not None for v in (limits.company, limits.sector, limits.gross_leverage))
+    if not has_limits and not any(h.take_profit is not None for h in portfolio.holdings):
+        return plan
+    funds: Mapping[str, FundHoldings] = {}
+    if has_limits:
+        with QuoteCache() as cache:
+            source = None
+            if not offline:
+                from xlrebalance.quotes.yahoo import YahooSource
+
+                source = YahooSource(yfinance_cache=cache.directory / "yfinance")
+            funds = fund_holdings(portfolio, cache, source).holdings
+    return replace(plan, warnings=plan.warnings + plan_warnings(portfolio, plan, funds))
+
+
+def realised_to_dict(pnl: PnlReport) -> dict[str, Any]:
+    """The plan's sales at average cost and the tax estimate (``realised`` in plan JSON)."""
+    tax = pnl.tax
+    return {
+        "sales": [
+            {
+                "account": s.account,
+                "ticker": s.ticker,
+                "currency": s.currency,
+                "quantity": s.quantity,
+                "proceeds": s.proceeds,
+                "cost": s.cost,
+                "gain": s.gain,
+                "gain_base": s.gain_base,
+                "overseas": s.overseas,
+            }
+            for s in pnl.sales
+        ],
+        "overseas_gains_tax": None
+        if tax is None
+        else {
+            "earlier_gains": tax.earlier_gains,
+            "plan_gains": tax.plan_gains,
+            "taxable": tax.taxable,
+            "tax_before": tax.tax_before,
+            "tax_after": tax.tax_after,
+            "due_to_plan": tax.due_to_plan,
+            "note": tax.note,
+        },
+    }
+
+
+def format_realised(pnl: PnlReport) -> str:
+    """Lines for the plan's realised gains and tax estimate; empty when no sale has an
+    average cost to measure it by."""
+    known = [s for s in pnl.sales if s.gain_base is not None]
+    if not known:
+        return ""
+    base = pnl.base_currency
+    lines = ["", f"Realised by the sales (at average cost, {base})"]
+    for s in known:
+        assert s.gain_base is not None
+        lines.append(f"  {s.account:<10} {s.ticker:<8} {s.gain_base:>16,.0f}")
+    if unknown := len(pnl.sales) - len(known):
+        lines.append(f"  ({unknown} sale(s) without an average cost on Holdings)")
+    tax = pnl.tax
+    if tax is not None and any(s.overseas for s in known):
+        lines.append(
+            f"  overseas gains tax this year: {tax.tax_before:,.0f} -> {tax.tax_after:,.0f} KRW "
+            f"({tax.due_to_plan:+,.0f} from this plan; {tax.note})"
         )
     return "\n".join(lines)
