@@ -21,6 +21,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from xlrebalance.document import load_portfolio
 from xlrebalance.errors import XlRebalanceError
 from xlrebalance.model import CASH, Portfolio
+from xlrebalance.workbook import exposure_sheet
 from xlrebalance.workbook.package import (
     CUSTOMUI_PART,
     VBA_PART,
@@ -33,6 +34,7 @@ from xlrebalance.workbook.schema import (
     CONF_ROWS,
     CONF_SHEET,
     DASHBOARD_SHEET,
+    EXPOSURE_SHEET,
     GROUPS,
     HEADER_ROW,
     HISTORY_COLUMNS,
@@ -118,6 +120,7 @@ def build_workbook(
     _orders(sheets[ORDERS_SHEET], lang, path.name)
     _history(sheets[HISTORY_SHEET], lang)
     _dashboard(sheets[DASHBOARD_SHEET], sheets, portfolio, lang)
+    exposure_sheet.build(sheets[EXPOSURE_SHEET], lang)
     conf = sheets[CONF_SHEET]
     for key, value in CONF_ROWS:
         conf.append([key, value])
@@ -215,7 +218,10 @@ def _holdings(ws: Worksheet, portfolio: Portfolio | None, lang: Lang) -> None:
                 "currency": h.currency,
                 "price": h.price,
                 "price:format": money_format(h.currency),
+                "average_cost": h.average_cost,
                 "average_cost:format": money_format(h.currency),
+                "leverage": h.leverage,
+                "take_profit": h.take_profit,
                 "source": "example" if h.price is not None else None,
                 "target": portfolio.targets.get(h.ticker) if portfolio and first else None,
                 "locked": h.locked,
