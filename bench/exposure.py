@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "quotes"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost,yahoo.localhost")  # local servers only
 
 from quotes_fakes import FakeYahoo, load
@@ -91,7 +92,53 @@ def main() -> int:
             print(f"{'look-through + P&L (computation)':<34}{0:>10}{seconds:>10.3f}")
     top = exposure.companies[0]
     print(f"top company {top.symbol} {top.weight:.2%}, coverage {exposure.coverage:.1%}")
+    workbook_refresh()
     return 0
+
+
+def workbook_refresh() -> None:
+    """bench/workbook.py's 700-row workbook refreshed offline with every ticker's holdings or
+    sector cached, beside the same refresh of a copy without the Exposure sheet."""
+    import datetime as dt
+
+    from openpyxl import load_workbook
+    from workbook import make_book
+
+    from xlrebalance.macros import refresh
+    from xlrebalance.quotes.funds import parse_profile, to_json
+    from xlrebalance.workbook.book import OpenpyxlBook
+    from xlrebalance.workbook.package import save_workbook
+    from xlrebalance.workbook.schema import EXPOSURE_SHEET
+
+    recorded = load("yahoo_v10_quotesummary.json")
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["XLREBALANCE_CACHE_DIR"] = str(Path(tmp) / "cache")
+        with_sheet = Path(tmp) / "with.xlsm"
+        make_book(with_sheet)
+        without = Path(tmp) / "without.xlsm"
+        wb = load_workbook(with_sheet, keep_vba=True)
+        del wb[EXPOSURE_SHEET]
+        wb.save(without)  # deliberately drops the sheet: not save_workbook, which refuses
+        portfolio = OpenpyxlBook.open(with_sheet)
+        from xlrebalance.workbook.reader import read_input
+
+        inp = read_input(portfolio, offline=True)
+        now = dt.datetime.now(dt.UTC)
+        rows = []
+        for h in inp.portfolio.holdings:
+            shape = recorded["QQQ"] if h.kind.value == "ETF" else recorded["NVDA"]
+            body = to_json(parse_profile(h.ticker, shape, "yahoo", now))
+            rows.append((h.market.value, h.ticker, body, now.timestamp(), "yahoo"))
+        with QuoteCache() as cache:
+            cache.put_profiles(rows)
+        print(f"\n{'700-row workbook, offline refresh':<34}{'':>10}{'seconds':>10}")
+        for label, path in (("without the Exposure sheet", without), ("with it", with_sheet)):
+            started = time.perf_counter()
+            book = OpenpyxlBook.open(path)
+            refresh(book, offline=True)
+            save_workbook(book.workbook, Path(tmp) / "out.xlsm", backup=False)
+            seconds = time.perf_counter() - started
+            print(f"{label:<34}{'':>10}{seconds:>10.3f}")
 
 
 if __name__ == "__main__":

@@ -402,6 +402,7 @@ def _dashboard(
         ("괴리 (L1)" if ko else "Drift (L1)",
          '=SUMIF(Holdings!$N:$N,">0")-SUMIF(Holdings!$N:$N,"<0")+ABS(C5-C6)', WEIGHT_FORMAT),
         ("기준 통화" if ko else "Base currency", "=BaseCurrency", None),
+        ("총노출" if ko else "Gross exposure", f"={EXPOSURE_SHEET}!$I$6", WEIGHT_FORMAT),
     )  # fmt: skip
     for n, (label, formula, fmt) in enumerate(kpis):
         r = 3 + n
