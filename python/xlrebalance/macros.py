@@ -202,15 +202,11 @@ def _exposure(
 
 def _fund_holdings(portfolio: Portfolio, *, offline: bool) -> Mapping[str, Any]:
     from xlrebalance.quotes import QuoteCache
-    from xlrebalance.quotes.funds import fund_holdings
+    from xlrebalance.quotes.funds import fund_holdings, online_sources
 
     with QuoteCache() as cache:
-        source = None
-        if not offline:
-            from xlrebalance.quotes.yahoo import YahooSource
-
-            source = YahooSource(yfinance_cache=cache.directory / "yfinance")
-        return fund_holdings(portfolio, cache, source).holdings
+        source, krx = online_sources(cache) if not offline else (None, None)
+        return fund_holdings(portfolio, cache, source, krx=krx).holdings
 
 
 def _require_prices(inp: WorkbookInput, missing: Mapping[str, str]) -> None:

@@ -309,4 +309,13 @@ class FakeKrx(FakeServer):
                 return as_json(200, self.stocks)
             if bld.endswith("MDCSTAT04301"):
                 return as_json(200, self.etfs)
+            if bld.endswith("MDCSTAT04601"):  # the ETF list: code -> ISIN
+                return as_json(200, load("krx_MDCSTAT04601.json"))
+            if bld.endswith("MDCSTAT05001"):  # one ETF's portfolio deposit file
+                isin = (form.get("isuCd") or [""])[0]
+                code = isin[3:9] if isin.startswith("KR7") else isin
+                try:
+                    return as_json(200, load(f"krx_MDCSTAT05001_{code}.json"))
+                except FileNotFoundError:
+                    return as_json(200, {"output": [], "CURRENT_DATETIME": ""})
         return 404, {"Content-Type": "text/html"}, b"<html>not found</html>"

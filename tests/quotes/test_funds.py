@@ -165,3 +165,44 @@ def test_exposure_command_json_from_another_folder(tmp_path: Path) -> None:
     )  # fmt: skip
     assert text.returncode == 0, text.stderr
     assert "NVDA" in text.stdout and "Traceback" not in text.stderr
+
+
+def test_krx_etfs_from_their_portfolio_deposit_files(tmp_path: Path) -> None:
+    from quotes_fakes import FAST_RETRY, WEEKEND, FakeKrx
+
+    from xlrebalance.quotes.krx import Credentials, KrxSource
+
+    doc = book()
+    doc["holdings"].append(
+        {"account": "a", "ticker": "360750", "market": "KR", "kind": "ETF", "quantity": 10,
+         "price": 20000.0}
+    )  # fmt: skip
+    doc["holdings"].append(
+        {"account": "a", "ticker": "005930", "market": "KR", "quantity": 1, "price": 60000.0}
+    )
+    portfolio = portfolio_from_dict(doc)
+    with FakeYahoo() as yahoo_server, FakeKrx() as krx_server:
+        with QuoteCache(tmp_path / "cache") as cache:
+            krx = KrxSource(
+                Credentials(krx_server.user, krx_server.password),
+                base_url=krx_server.url,
+                timeout=1.0,
+                retry=FAST_RETRY,
+                clock=lambda: WEEKEND,
+            )
+            report = fund_holdings(portfolio, cache, source(yahoo_server, cache), krx=krx, now=NOW)
+        asked_yahoo = {p.rsplit("/", 1)[1] for p in yahoo_server.paths("/v10/")}
+    kodex = report.holdings["069500"]
+    assert kodex.source == "krx"
+    assert [c.symbol for c in kodex.constituents] == ["005930", "000660", "373220", "035420"]
+    assert kodex.constituents[0].weight == pytest.approx(0.2984)  # KRX's ratio, in percent
+    tiger = report.holdings["360750"]  # foreign shares: ratio 0, weights from the amounts
+    assert [c.name for c in tiger.constituents] == ["NVIDIA CORP", "APPLE INC", "MICROSOFT CORP"]
+    assert tiger.constituents[0].weight == pytest.approx(1_940_000 / 6_000_000)
+    # KRX answered for its ETFs; the KRX stock's sector still comes from Yahoo.
+    assert "069500.KS" not in asked_yahoo and "360750.KS" not in asked_yahoo
+    assert "005930.KS" in asked_yahoo
+    assert report.holdings["005930"].sector == "Technology"
+    exposure = look_through(portfolio, report.holdings)
+    samsung = {c.symbol: c for c in exposure.companies}["005930"]
+    assert dict(samsung.via).keys() == {"069500", "005930"}

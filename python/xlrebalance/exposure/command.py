@@ -40,7 +40,7 @@ def add_commands(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from xlrebalance.document import load_portfolio
     from xlrebalance.quotes import QuoteCache, fill_prices
-    from xlrebalance.quotes.funds import fund_holdings
+    from xlrebalance.quotes.funds import fund_holdings, online_sources
     from xlrebalance.workbook import command as workbook_commands
 
     if workbook_commands.is_workbook(args.file):
@@ -49,15 +49,13 @@ def run(args: argparse.Namespace) -> int:
         workbook_commands.check_plan_input(args.file)
         portfolio = load_portfolio(args.file, offline=args.offline)
     with QuoteCache() as cache:
-        source = None
+        source = krx = None
         if not args.offline:
-            from xlrebalance.quotes.yahoo import YahooSource
-
             portfolio, quotes = fill_prices(portfolio, cache=cache)
             if note := quotes.note():
                 print(f"xlrebalance: {note}", file=sys.stderr)
-            source = YahooSource(yfinance_cache=cache.directory / "yfinance")
-        report = fund_holdings(portfolio, cache, source)
+            source, krx = online_sources(cache)
+        report = fund_holdings(portfolio, cache, source, krx=krx)
     if note := report.note():
         print(f"xlrebalance: {note}", file=sys.stderr)
     exposure = look_through(portfolio, report.holdings)
@@ -196,7 +194,7 @@ def with_exposure_checks(portfolio: Portfolio, plan: Plan, *, offline: bool) -> 
     without limits or take-profit targets costs nothing here."""
     from xlrebalance.exposure.checks import plan_warnings
     from xlrebalance.quotes import QuoteCache
-    from xlrebalance.quotes.funds import fund_holdings
+    from xlrebalance.quotes.funds import fund_holdings, online_sources
 
     limits = portfolio.settings.exposure_limits
     has_limits = any(v is not None for v in (limits.company, limits.sector, limits.gross_leverage))
@@ -205,12 +203,8 @@ def with_exposure_checks(portfolio: Portfolio, plan: Plan, *, offline: bool) -> 
     funds: Mapping[str, FundHoldings] = {}
     if has_limits:
         with QuoteCache() as cache:
-            source = None
-            if not offline:
-                from xlrebalance.quotes.yahoo import YahooSource
-
-                source = YahooSource(yfinance_cache=cache.directory / "yfinance")
-            funds = fund_holdings(portfolio, cache, source).holdings
+            source, krx = online_sources(cache) if not offline else (None, None)
+            funds = fund_holdings(portfolio, cache, source, krx=krx).holdings
     return replace(plan, warnings=plan.warnings + plan_warnings(portfolio, plan, funds))
 
 

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from xlrebalance.exposure.leverage import leverage_of
 from xlrebalance.exposure.lookthrough import Constituent, FundHoldings
-from xlrebalance.model import Market, Portfolio
+from xlrebalance.model import Kind, Market, Portfolio
 from xlrebalance.quotes.cache import QuoteCache
 from xlrebalance.quotes.types import Progress
 
@@ -65,12 +65,15 @@ def fund_holdings(
     cache: QuoteCache,
     source: ProfileSource | None,
     *,
+    krx: ProfileSource | None = None,
     now: datetime | None = None,
     max_age: timedelta = HOLDINGS_MAX_AGE,
     progress: Progress | None = None,
 ) -> HoldingsReport:
     """Holdings for every ticker ``portfolio`` needs: cached ones younger than ``max_age``,
-    the rest from ``source`` (None: offline, cache only, however old)."""
+    the rest from the sources (``source`` None: offline, cache only, however old). KRX ETFs
+    are asked of ``krx`` (their portfolio deposit files, with a KRX login) first and of
+    ``source`` (Yahoo) when KRX has nothing."""
     moment = now or datetime.now(UTC)
     keys = wanted(portfolio)
     stored = cache.profiles(keys)
@@ -92,19 +95,29 @@ def fund_holdings(
             if key[1] not in holdings:
                 failed[key[1]] = "not in the cache and running offline"
         return HoldingsReport(_known(holdings), (), failed, cached)
-    symbols = {yahoo_symbol(cache, market, ticker): ticker for market, ticker in stale}
-    answers = source.fetch_profiles(list(symbols), progress=progress)
+    answers: dict[tuple[str, str], tuple[Mapping[str, Any] | str, str]] = {}
+    stocks = {h.ticker for h in portfolio.holdings if h.kind is Kind.STOCK}
+    krx_keys = [k for k in stale if k[0] == Market.KR.value and k[1] not in stocks]
+    if krx is not None and krx_keys:
+        got = krx.fetch_profiles([t for _, t in krx_keys], progress=progress)
+        for key in krx_keys:
+            answer = got.get(key[1], "no answer")
+            if not isinstance(answer, str) and answer:
+                answers[key] = (answer, krx.name)
+    rest = [k for k in stale if k not in answers]
+    symbols = {yahoo_symbol(cache, market, ticker): (market, ticker) for market, ticker in rest}
+    got = source.fetch_profiles(list(symbols), progress=progress) if symbols else {}
+    for symbol, key in symbols.items():
+        answers[key] = (got.get(symbol, "no answer"), source.name)
     rows = []
-    for symbol, ticker in symbols.items():
-        answer = answers.get(symbol, "no answer")
-        market = next(m for m, t in stale if t == ticker)
+    for (market, ticker), (answer, name) in answers.items():
         if isinstance(answer, str):
             if ticker not in holdings:  # a failed refresh keeps last week's data
                 failed[ticker] = answer
             continue
-        parsed = parse_profile(ticker, answer, source.name, moment)
+        parsed = parse_profile(ticker, answer, name, moment)
         holdings[ticker] = parsed
-        rows.append((market, ticker, to_json(parsed), moment.timestamp(), source.name))
+        rows.append((market, ticker, to_json(parsed), moment.timestamp(), name))
     cache.put_profiles(rows)
     cached = len(keys) - len(stale)
     return HoldingsReport(_known(holdings), tuple(t for _, t in stale), failed, cached)
@@ -216,6 +229,17 @@ __all__ = [
     "HoldingsReport",
     "ProfileSource",
     "fund_holdings",
+    "online_sources",
     "parse_profile",
     "wanted",
 ]
+
+
+def online_sources(cache: QuoteCache) -> tuple[ProfileSource, ProfileSource | None]:
+    """Yahoo, and KRX when a KRX login is configured (as for quotes)."""
+    from xlrebalance.quotes.krx import KrxSource, find_credentials
+    from xlrebalance.quotes.yahoo import YahooSource
+
+    credentials = find_credentials()
+    yahoo = YahooSource(yfinance_cache=cache.directory / "yfinance")
+    return yahoo, KrxSource(credentials) if credentials else None
