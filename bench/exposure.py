@@ -102,8 +102,8 @@ def workbook_refresh() -> None:
     import datetime as dt
 
     from openpyxl import load_workbook
-    from workbook import make_book
 
+    from workbook import make_book
     from xlrebalance.macros import refresh
     from xlrebalance.quotes.funds import parse_profile, to_json
     from xlrebalance.workbook.book import OpenpyxlBook
