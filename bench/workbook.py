@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 
 from xlrebalance.macros import _plan, staleness
 from xlrebalance.workbook.book import OpenpyxlBook
@@ -49,7 +50,8 @@ def make_book(path: Path) -> None:
                 ws.cell(row=r, column=c, value=column.formula.format(r=r))
             elif key in values:
                 ws.cell(row=r, column=c, value=values[key])
-    ws.tables["HoldingsTable"].ref = f"A{HEADER_ROW}:P{HEADER_ROW + ROWS}"
+    last = get_column_letter(len(HOLDINGS.columns))
+    ws.tables["HoldingsTable"].ref = f"A{HEADER_ROW}:{last}{HEADER_ROW + ROWS}"
     cash = wb["Cash"]
     cash.append(["isa", "KRW", 50_000_000])
     cash.delete_rows(HEADER_ROW + 1)

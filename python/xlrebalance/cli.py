@@ -15,6 +15,7 @@ from typing import Any
 from xlrebalance import __version__
 from xlrebalance.backtest import command as backtest_commands
 from xlrebalance.errors import XlRebalanceError
+from xlrebalance.exposure import command as exposure_commands
 from xlrebalance.jsonout import dumps
 from xlrebalance.quotes import command as quote_commands
 from xlrebalance.sync import command as sync_commands
@@ -81,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
     workbook_commands.add_commands(commands)
     backtest_commands.add_commands(commands)
     sync_commands.add_commands(commands)
+    exposure_commands.add_commands(commands)
     return parser
 
 
@@ -88,7 +90,9 @@ def _plan(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from xlrebalance.document import load_portfolio, plan_to_dict
+    from xlrebalance.exposure.command import format_realised, realised_to_dict, with_exposure_checks
     from xlrebalance.planner import plan
+    from xlrebalance.pnl import pnl_report
     from xlrebalance.quotes import fill_prices
 
     if workbook_commands.is_workbook(args.file):
@@ -119,12 +123,17 @@ def _plan(args: argparse.Namespace) -> int:
     # A plan from stale prices says so in its own output too, for programs reading --json.
     result = plan(portfolio)
     result = replace(result, warnings=result.warnings + notes)
+    result = with_exposure_checks(portfolio, result, offline=args.offline)
     if args.json:
-        print(dumps(plan_to_dict(result)))
+        doc = plan_to_dict(result)
+        doc["realised"] = realised_to_dict(pnl_report(portfolio, result))
+        print(dumps(doc))
     else:
         from xlrebalance.report import default_lang, print_plan
 
         print_plan(result, portfolio, stale=stale, lang=args.lang or default_lang())
+        if realised := format_realised(pnl_report(portfolio, result)):
+            print(realised)
     return 0
 
 

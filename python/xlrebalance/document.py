@@ -24,6 +24,7 @@ from xlrebalance.model import (
     MARKET_CURRENCY,
     Account,
     Band,
+    ExposureLimits,
     Fee,
     Group,
     Holding,
@@ -43,11 +44,14 @@ TOP_KEYS = (
 )  # fmt: skip
 HOLDING_KEYS = (
     "account", "ticker", "market", "kind", "quantity", "price", "currency", "locked", "name",
+    "average_cost", "leverage", "take_profit",
 )  # fmt: skip
 SETTINGS_KEYS = (
     "mode", "contribution", "contribution_account", "fractional", "band", "min_trade_value",
     "fees", "sell_tax", "fx_spread", "auto_fx", "time_limit",
+    "exposure_limits", "realised_gains_this_year",
 )  # fmt: skip
+EXPOSURE_LIMIT_KEYS = ("company", "sector", "gross_leverage")
 
 
 def load_portfolio(path: str | Path, *, offline: bool = True) -> Portfolio:
@@ -218,6 +222,15 @@ def portfolio_to_dict(portfolio: Portfolio) -> dict[str, Any]:
         "auto_fx": s.auto_fx,
         "time_limit": s.time_limit,
     }
+    limits = {
+        key: getattr(s.exposure_limits, key)
+        for key in EXPOSURE_LIMIT_KEYS
+        if getattr(s.exposure_limits, key) is not None
+    }
+    if limits:
+        settings["exposure_limits"] = limits
+    if s.realised_gains_this_year:
+        settings["realised_gains_this_year"] = s.realised_gains_this_year
     if s.contribution_account is not None:
         settings["contribution_account"] = s.contribution_account
     holdings = []
@@ -235,6 +248,9 @@ def portfolio_to_dict(portfolio: Portfolio) -> dict[str, Any]:
             row["price"] = h.price
         if h.name is not None:
             row["name"] = h.name
+        for key in ("average_cost", "leverage", "take_profit"):
+            if getattr(h, key) is not None:
+                row[key] = getattr(h, key)
         holdings.append(row)
     return {
         "version": 1,
@@ -424,7 +440,14 @@ def _holding(value: object, where: str) -> Holding:
         currency=currency,
         locked=_flag(item.get("locked", False), f"{where}.locked"),
         name=None if name is None else _text(name, f"{where}.name"),
+        average_cost=_optional_number(item.get("average_cost"), f"{where}.average_cost"),
+        leverage=_optional_number(item.get("leverage"), f"{where}.leverage"),
+        take_profit=_optional_number(item.get("take_profit"), f"{where}.take_profit"),
     )
+
+
+def _optional_number(value: object, where: str) -> float | None:
+    return None if value is None else _number(value, where)
 
 
 def _group(value: object, where: str) -> Group:
@@ -478,6 +501,19 @@ def _settings(value: object) -> Settings:
         fx_spread=_number(item.get("fx_spread", 0.0), "settings.fx_spread", percent=True),
         auto_fx=_flag(item.get("auto_fx", defaults.auto_fx), "settings.auto_fx"),
         time_limit=_number(item.get("time_limit", defaults.time_limit), "settings.time_limit"),
+        exposure_limits=_exposure_limits(item.get("exposure_limits", {})),
+        realised_gains_this_year=_number(
+            item.get("realised_gains_this_year", 0.0), "settings.realised_gains_this_year"
+        ),
+    )
+
+
+def _exposure_limits(value: object) -> ExposureLimits:
+    where = "settings.exposure_limits"
+    item = _object(value, where)
+    _known_keys(item, EXPOSURE_LIMIT_KEYS, where)
+    return ExposureLimits(
+        **{key: _optional_number(item.get(key), f"{where}.{key}") for key in EXPOSURE_LIMIT_KEYS}
     )
 
 

@@ -173,10 +173,52 @@ def refresh(
     if refused:  # shown in the Orders summary: a held-back price is never a silent one
         plan = replace(result.plan, warnings=result.plan.warnings + refused)
         result = replace(result, plan=plan, refused=refused)
+    result = _exposure(book, inp, result, offline=offline)
     say("xlrebalance: writing orders")
     write_orders(book, result.plan, inp.portfolio, inp.lang, result.staleness, now)
     _history(book, "refresh", inp.portfolio, result.plan, result.staleness, now, inp.lang)
     return result
+
+
+def _exposure(
+    book: Book, inp: WorkbookInput, result: RefreshResult, *, offline: bool
+) -> RefreshResult:
+    """Look-through limits and take-profit rows as plan warnings, and the Exposure sheet
+    (when the workbook has one). Fund holdings come from the quote cache, fetched when older
+    than a week and online; a failure there costs the view, never the refresh."""
+    from xlrebalance.exposure.checks import plan_warnings
+    from xlrebalance.exposure.lookthrough import FundHoldings, look_through
+    from xlrebalance.pnl import pnl_report
+    from xlrebalance.workbook import exposure_sheet
+    from xlrebalance.workbook.schema import EXPOSURE_SHEET
+
+    portfolio = inp.portfolio
+    limits = portfolio.settings.exposure_limits
+    has_limits = any(v is not None for v in (limits.company, limits.sector, limits.gross_leverage))
+    has_sheet = EXPOSURE_SHEET in book.sheet_names()
+    funds: Mapping[str, FundHoldings] = {}
+    if has_sheet or has_limits:
+        _say(book)("xlrebalance: fund holdings")
+        try:
+            funds = _fund_holdings(portfolio, offline=offline)
+        except XlRebalanceError as exc:
+            log.warning("fund holdings unavailable: %s", exc)
+    warnings = plan_warnings(portfolio, result.plan, funds)
+    if has_sheet:
+        exposure_sheet.write(book, look_through(portfolio, funds), pnl_report(portfolio), inp.lang)
+    if not warnings:
+        return result
+    plan = replace(result.plan, warnings=result.plan.warnings + warnings)
+    return replace(result, plan=plan)
+
+
+def _fund_holdings(portfolio: Portfolio, *, offline: bool) -> Mapping[str, Any]:
+    from xlrebalance.quotes import QuoteCache
+    from xlrebalance.quotes.funds import fund_holdings, online_sources
+
+    with QuoteCache() as cache:
+        source, krx = online_sources(cache) if not offline else (None, None)
+        return fund_holdings(portfolio, cache, source, krx=krx).holdings
 
 
 def _require_prices(inp: WorkbookInput, missing: Mapping[str, str]) -> None:

@@ -117,6 +117,9 @@ class Holding:
     price: float | None = None
     locked: bool = False
     name: str | None = None
+    average_cost: float | None = None  # per share, in the holding's currency
+    leverage: float | None = None  # the user's factor (3 for TQQQ); None: known table or 1
+    take_profit: float | None = None  # target return (0.5 = +50%) at which to flag the row
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,17 @@ class Band:
         return min(parts, default=0.0)
 
 
+@dataclass(frozen=True)
+class ExposureLimits:
+    """Look-through limits the plan checks (warnings, not constraints): the largest share of
+    the portfolio one underlying company or one sector may make up, and the most gross
+    exposure (sum of |leverage| x value) per unit of portfolio value. None: no limit."""
+
+    company: float | None = None
+    sector: float | None = None
+    gross_leverage: float | None = None
+
+
 DEFAULT_SELL_TAX: Mapping[str, float] = {"KR:STOCK": 0.002, "KR:ETF": 0.0}
 
 
@@ -181,6 +195,8 @@ class Settings:
     fx_spread: float = 0.0
     auto_fx: bool = True
     time_limit: float = 1.0
+    exposure_limits: ExposureLimits = field(default_factory=lambda: ExposureLimits())
+    realised_gains_this_year: float = 0.0  # base currency, overseas sales before this plan
 
     def fee(self, market: Market) -> Fee:
         return self.fees.get(market.value, Fee())
@@ -398,6 +414,12 @@ def _validate_holdings(portfolio: Portfolio, offline: bool, locate: Locate) -> N
                 raise PortfolioError(
                     locate(f"{at}.price"), f"{h.ticker}: expected a positive price, got {h.price:g}"
                 )
+        if h.average_cost is not None:
+            check_number(h.average_cost, locate(f"{at}.average_cost"), minimum=0)
+        if h.leverage is not None:
+            check_number(h.leverage, locate(f"{at}.leverage"), minimum=-10, maximum=10)
+        if h.take_profit is not None:
+            check_number(h.take_profit, locate(f"{at}.take_profit"), minimum=0)
         first = first_of_ticker.setdefault(h.ticker, h)
         for attr in ("market", "currency", "kind"):
             if getattr(first, attr) != getattr(h, attr):
@@ -484,6 +506,16 @@ def _validate_settings(portfolio: Portfolio, locate: Locate) -> None:
         check_number(rate, locate(f"settings.sell_tax.{key}"), minimum=0, maximum=0.5)
     check_number(s.fx_spread, locate("settings.fx_spread"), minimum=0, maximum=0.5)
     check_number(s.time_limit, locate("settings.time_limit"), minimum=0)
+    limits = s.exposure_limits
+    for name in ("company", "sector"):
+        limit = getattr(limits, name)
+        if limit is not None:
+            check_number(limit, locate(f"settings.exposure_limits.{name}"), minimum=0, maximum=1)
+    if limits.gross_leverage is not None:
+        check_number(
+            limits.gross_leverage, locate("settings.exposure_limits.gross_leverage"), minimum=0
+        )
+    check_number(s.realised_gains_this_year, locate("settings.realised_gains_this_year"))
 
 
 # --------------------------------------------------------------------------------------------

@@ -190,8 +190,15 @@ class FakeYahoo(FakeServer):
 
     host = "yahoo.localhost"
 
-    def __init__(self, items: dict[str, dict[str, Any]] | None = None, latency: float = 0.0):
+    def __init__(
+        self,
+        items: dict[str, dict[str, Any]] | None = None,
+        latency: float = 0.0,
+        profiles: dict[str, dict[str, Any]] | None = None,
+    ):
         super().__init__(latency)
+        # quoteSummary results by symbol (fund holdings, company profiles)
+        self.profiles = profiles if profiles is not None else load("yahoo_v10_quotesummary.json")
         if items is None:
             items = {i["symbol"]: i for i in load("yahoo_v7_quote.json")["quoteResponse"]["result"]}
         self.items = items
@@ -219,6 +226,14 @@ class FakeYahoo(FakeServer):
                 self.batches.append(symbols)
             found = [self.items[s] for s in symbols if s in self.items]
             return as_json(200, {"quoteResponse": {"result": found, "error": None}})
+        if path.startswith("/v10/finance/quoteSummary/"):
+            symbol = path.rsplit("/", 1)[1]
+            result = self.profiles.get(symbol)
+            if result is None:
+                why = f"Quote not found for symbol: {symbol}"
+                error = {"code": "Not Found", "description": why}
+                return as_json(404, {"quoteSummary": {"result": None, "error": error}})
+            return as_json(200, {"quoteSummary": {"result": [result], "error": None}})
         if path.startswith("/v8/finance/chart/"):
             symbol = path.rsplit("/", 1)[1]
             item = self.items.get(symbol)
@@ -299,4 +314,13 @@ class FakeKrx(FakeServer):
                 return as_json(200, self.stocks)
             if bld.endswith("MDCSTAT04301"):
                 return as_json(200, self.etfs)
+            if bld.endswith("MDCSTAT04601"):  # the ETF list: code -> ISIN
+                return as_json(200, load("krx_MDCSTAT04601.json"))
+            if bld.endswith("MDCSTAT05001"):  # one ETF's portfolio deposit file
+                isin = (form.get("isuCd") or [""])[0]
+                code = isin[3:9] if isin.startswith("KR7") else isin
+                try:
+                    return as_json(200, load(f"krx_MDCSTAT05001_{code}.json"))
+                except FileNotFoundError:
+                    return as_json(200, {"output": [], "CURRENT_DATETIME": ""})
         return 404, {"Content-Type": "text/html"}, b"<html>not found</html>"

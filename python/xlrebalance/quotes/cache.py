@@ -64,6 +64,12 @@ CREATE TABLE IF NOT EXISTS history_span (
     end TEXT NOT NULL,
     fetched REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS profiles (
+    key TEXT PRIMARY KEY,      -- market:ticker
+    body TEXT NOT NULL,        -- JSON: what the ticker holds (a fund) or is (a company)
+    fetched REAL NOT NULL,     -- POSIX seconds
+    source TEXT NOT NULL
+);
 """
 
 _COLUMNS = (
@@ -338,6 +344,34 @@ class QuoteCache:
                 db.execute("DELETE FROM symbols")
 
         self._guard(wipe, None, "clear the cache")
+
+    # -- fund holdings and company profiles (slow-changing, JSON) ---------------------------
+
+    def profiles(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, float]]:
+        """``(market, ticker) -> (JSON body, fetched POSIX seconds)`` for those stored."""
+        wanted = list(keys)
+        found: dict[tuple[str, str], tuple[str, float]] = {}
+        with self._lock:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    f"SELECT key, body, fetched FROM profiles WHERE key IN ({marks})",
+                    [key_of(m, t) for m, t in chunk],
+                ).fetchall()
+                for key, body, fetched in rows:
+                    market, _, ticker = str(key).partition(":")
+                    found[(market, ticker)] = (str(body), float(fetched))
+        return found
+
+    def put_profiles(self, rows: Iterable[tuple[str, str, str, float, str]]) -> None:
+        """Store ``(market, ticker, JSON body, fetched, source)`` rows."""
+        values = [(key_of(m, t), body, fetched, source) for m, t, body, fetched, source in rows]
+        if not values:
+            return
+        with self._lock:
+            self._db.executemany("INSERT OR REPLACE INTO profiles VALUES (?, ?, ?, ?)", values)
+            self._db.commit()
 
     # -- KRX code -> Yahoo symbol ----------------------------------------------------------
 

@@ -166,6 +166,43 @@ class KrxSource:
             progress(len(codes))
         return out
 
+    def fetch_profiles(
+        self, symbols: Sequence[str], *, progress: Progress | None = None
+    ) -> dict[str, Mapping[str, Any] | str]:
+        """What each KRX ETF holds, from its portfolio deposit file (PDF): one request for the
+        ETF list (code -> ISIN), then one per ETF, on the latest session's file. Answered in
+        the shape of Yahoo's ``topHoldings`` so one parser reads both; a code that is not an
+        ETF answers ``{}`` (no holdings), an error its one-line description."""
+        codes = list(dict.fromkeys(symbols))
+        if not codes:
+            return {}
+        out: dict[str, Mapping[str, Any] | str] = {}
+        with _PYKRX_LOCK:
+            try:
+                auth, _, etx_core = _pykrx()
+                deadline = self.retry.deadline()
+                self._login(auth, deadline)
+                listing = self._call(etx_core.ETF_전종목기본종목().fetch, deadline)
+                isin = {
+                    str(r.get("ISU_SRT_CD", "")).strip(): str(r.get("ISU_CD", "")).strip()
+                    for r in listing.to_dict("records")
+                }
+                stamp = KRX.last_session_day(self.clock()).strftime("%Y%m%d")
+                for code in codes:
+                    if code not in isin:
+                        out[code] = {}
+                    else:
+                        rows = self._call(
+                            partial(etx_core.PDF().fetch, stamp, isin[code]), deadline
+                        )
+                        out[code] = {"topHoldings": _pdf_holdings(rows.to_dict("records"))}
+                    if progress:
+                        progress(1)
+            except Exception as exc:
+                detail = _describe(exc)
+                out.update({c: detail for c in codes if c not in out})
+        return out
+
     # -- internals ------------------------------------------------------------------------
 
     def _fetch(self, codes: list[str]) -> dict[str, Quote]:
@@ -277,6 +314,34 @@ def _priced(frame: Any, kind: str) -> dict[str, tuple[Mapping[str, Any], str]]:
         if price is not None and price > 0:
             rows[str(record.get("ISU_SRT_CD", "")).strip()] = (record, kind)
     return rows
+
+
+def _pdf_holdings(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A PDF's rows as ``topHoldings``: weight from KRX's ratio (percent), or, where KRX leaves
+    it 0 (funds of foreign shares), from each row's value over the file's total; cash rows
+    count in the total but are not holdings."""
+    rows = []
+    total = 0.0  # the whole file, cash included: a weight is of the fund
+    for r in records:
+        code = str(r.get("COMPST_ISU_CD", "")).strip()
+        name = str(r.get("COMPST_ISU_NM", "")).strip()
+        value = _number(r.get("VALU_AMT"))
+        total += value or 0.0
+        if not code or name in ("원화예금", "현금", "설정현금액"):
+            continue
+        rows.append((code, name, _number(r.get("COMPST_RTO")), value))
+    use_ratio = any(ratio for _, _, ratio, _ in rows)
+    weighted: list[tuple[float, str, str]] = []
+    for code, name, ratio, value in rows:
+        share = (value or 0.0) / total if total else 0.0
+        weight = (ratio or 0.0) / 100 if use_ratio else share
+        if weight > 0:
+            # KRX mixes short codes and ISINs (KR7005930003 is 005930).
+            short = code[3:9] if len(code) == 12 and code.startswith("KR7") else code
+            weighted.append((weight, short, name))
+    weighted.sort(key=lambda row: -row[0])
+    holdings = [{"symbol": c, "holdingName": n, "holdingPercent": w} for w, c, n in weighted]
+    return {"holdings": holdings, "sectorWeightings": []}
 
 
 def _previous_session(day: date) -> date:

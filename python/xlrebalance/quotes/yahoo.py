@@ -45,6 +45,8 @@ from xlrebalance.quotes.types import Progress, Quote, QuoteStatus, failure
 YAHOO_ENV = "XLREBALANCE_YAHOO_URL"
 QUOTE_URL = "https://query1.finance.yahoo.com/v7/finance/quote"
 CHART_URL = "https://query2.finance.yahoo.com/v8/finance/chart/"
+PROFILE_URL = "https://query2.finance.yahoo.com/v10/finance/quoteSummary/"
+PROFILE_MODULES = "quoteType,topHoldings,assetProfile"
 
 # Exchanges whose Yahoo feed is delayed when the payload does not say (chart meta never does).
 _DELAYED_EXCHANGES = {"KSC": 20, "KOE": 20}
@@ -197,6 +199,59 @@ class YahooSource:
             self._deadline = None
             _YF_LOCK.release()
         return {s: results[s] for s in asked}
+
+    def fetch_profiles(
+        self, symbols: Sequence[str], *, progress: Progress | None = None
+    ) -> dict[str, Mapping[str, Any] | str]:
+        """What each symbol holds or is (``quoteSummary``: a fund's ``topHoldings``, a
+        company's ``assetProfile``), one request per symbol (Yahoo has no batch form) in the
+        bounded pool; an error is its one-line description instead of the result."""
+        asked = list(dict.fromkeys(symbols))
+        if not asked:
+            return {}
+        with _YF_LOCK:
+            data = self._yfdata()
+            deadline = self.retry.deadline()
+
+            def one(symbol: str) -> tuple[str, Mapping[str, Any] | str]:
+                try:
+                    return symbol, self._profile(data, symbol, deadline)
+                except Exception as exc:
+                    return symbol, _describe(exc)
+
+            out: dict[str, Mapping[str, Any] | str] = {}
+            for symbol, result in bounded_map(one, asked, self.workers):
+                out[symbol] = result
+                if progress:
+                    progress(1)
+        return out
+
+    def _profile(self, data: Any, symbol: str, deadline: float) -> Mapping[str, Any] | str:
+        params = {"modules": PROFILE_MODULES, "formatted": "false", "symbol": symbol}
+        response = self._get(data, PROFILE_URL + symbol, params, deadline)
+        status = int(response.status_code)
+        try:
+            payload = _json(response)
+        except Malformed:
+            if status != 200:
+                raise HttpStatus(status, _text(response)) from None
+            raise
+        body = payload.get("quoteSummary") if isinstance(payload, dict) else None
+        if not isinstance(body, dict):
+            raise Malformed("no 'quoteSummary' in Yahoo's answer")
+        error = body.get("error")
+        if error:
+            code = error.get("code", "") if isinstance(error, dict) else ""
+            if status == 404 or code == "Not Found":
+                return {}  # a definite answer: Yahoo knows nothing about it
+            description = error.get("description", "") if isinstance(error, dict) else str(error)
+            return str(description)[:160] or "Yahoo answered with an error"
+        result = body.get("result")
+        if not isinstance(result, list) or not result or not isinstance(result[0], dict):
+            if status != 200:
+                raise HttpStatus(status, _text(response))
+            return "no data in Yahoo's answer"
+        return dict(result[0])
 
     # -- yfinance plumbing ----------------------------------------------------------------
 

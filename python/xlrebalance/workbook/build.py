@@ -23,6 +23,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from xlrebalance.document import load_portfolio
 from xlrebalance.errors import XlRebalanceError
 from xlrebalance.model import CASH, Portfolio
+from xlrebalance.workbook import exposure_sheet
 from xlrebalance.workbook.package import (
     CUSTOMUI_PART,
     VBA_PART,
@@ -39,6 +40,7 @@ from xlrebalance.workbook.schema import (
     DASHBOARD_TICKER_COLUMN,
     DASHBOARD_TICKER_SLOTS,
     DEFAULT_MAX_PRICE_JUMP,
+    EXPOSURE_SHEET,
     GROUPS,
     HEADER_ROW,
     HISTORY_COLUMNS,
@@ -153,6 +155,7 @@ def build_workbook(
     _orders(sheets[ORDERS_SHEET], lang, path.name)
     _history(sheets[HISTORY_SHEET], lang)
     _dashboard(sheets[DASHBOARD_SHEET], sheets, portfolio, lang)
+    exposure_sheet.build(sheets[EXPOSURE_SHEET], lang)
     conf = sheets[CONF_SHEET]
     for key, value in CONF_ROWS:
         conf.append([key, value])
@@ -250,7 +253,10 @@ def _holdings(ws: Worksheet, portfolio: Portfolio | None, lang: Lang) -> None:
                 "currency": h.currency,
                 "price": h.price,
                 "price:format": money_format(h.currency),
+                "average_cost": h.average_cost,
                 "average_cost:format": money_format(h.currency),
+                "leverage": h.leverage,
+                "take_profit": h.take_profit,
                 "source": "example" if h.price is not None else None,
                 "target": portfolio.targets.get(h.ticker) if portfolio and first else None,
                 "locked": h.locked,
@@ -435,6 +441,7 @@ def _dashboard(
         ("괴리 (L1)" if ko else "Drift (L1)",
          '=SUMIF(Holdings!$N:$N,">0")-SUMIF(Holdings!$N:$N,"<0")+ABS(C5-C6)', WEIGHT_FORMAT),
         ("기준 통화" if ko else "Base currency", "=BaseCurrency", None),
+        ("총노출" if ko else "Gross exposure", f"={EXPOSURE_SHEET}!$I$6", WEIGHT_FORMAT),
     )  # fmt: skip
     for n, (label, formula, fmt) in enumerate(kpis):
         r = 3 + n

@@ -227,6 +227,16 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
             if cells.blank(price_value)
             else cells.number(price_value, "price", at(row, "price"), money=True)
         )
+        optional = {
+            key: None
+            if cells.blank(values.get(key))
+            else cells.number(values.get(key), label, at(row, key), percent=percent)
+            for key, label, percent in (
+                ("average_cost", "average cost", False),
+                ("leverage", "leverage", False),
+                ("take_profit", "take profit", True),
+            )
+        }
         locked_value = values.get("locked")
         locked = cells.flag(locked_value, "locked", at(row, "locked"))
         name = cells.text(values.get("name")) or None
@@ -248,6 +258,9 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
                 price=price,
                 locked=locked,
                 name=name,
+                average_cost=optional["average_cost"],
+                leverage=optional["leverage"],
+                take_profit=optional["take_profit"],
             )
         )
         rows.append(row)

@@ -159,8 +159,8 @@ HOLDINGS = TableSheet(
             "average_cost",
             "Average cost",
             "평균 단가",
-            "Optional, in the row's currency; not used by the planner.",
-            "선택 입력, 해당 통화 기준. 계산에는 쓰이지 않음.",
+            "Optional, in the row's currency: profit and loss (Exposure sheet), not planning.",
+            "선택 입력, 해당 통화 기준. 손익 계산용 (Exposure 시트), 주문 계산에는 안 쓰임.",
             width=12,
         ),
         Column(
@@ -256,6 +256,23 @@ HOLDINGS = TableSheet(
             "STOCK 또는 ETF (국내 매도세가 다름).",
             width=8,
             choices=("STOCK", "ETF"),
+        ),
+        Column(
+            "leverage",
+            "Leverage",
+            "레버리지",
+            "Optional: 3 for a 3x fund, -1 for an inverse one; blank: known funds, else 1.",
+            "선택 입력: 3배 펀드는 3, 인버스는 -1. 비우면 알려진 펀드 표, 그 외 1.",
+            width=9,
+        ),
+        Column(
+            "take_profit",
+            "Take profit",
+            "목표 수익률",
+            "Optional return at which to take profit (50% = +50%); flagged on Orders.",
+            "선택 입력: 이익 실현 목표 수익률 (50% = +50%). 넘으면 주문 시트에 표시.",
+            width=10,
+            number_format=WEIGHT_FORMAT,
         ),
     ),
 )
@@ -686,6 +703,7 @@ HISTORY_COLUMNS = (
 )
 
 DASHBOARD_SHEET = "Dashboard"
+EXPOSURE_SHEET = "Exposure"
 CONF_SHEET = "xlwings.conf"
 # No PYTHONPATH: xlwings puts its entries on sys.path as written, so relative ones would
 # resolve against the Python process's working directory. `xlrebalance` and
@@ -704,6 +722,7 @@ SHEET_ORDER = (
     SETTINGS_SHEET,
     ORDERS_SHEET,
     HISTORY_SHEET,
+    EXPOSURE_SHEET,
     CONF_SHEET,
 )
 
