@@ -1,9 +1,10 @@
 """The terminal plan (report.py): snapshots of the seed example in English and Korean at a fixed
 width, and the rules the rendering must keep (sells first, stale rows marked, status in words).
 
-The snapshots render a plan recorded from ``xlrebalance plan templates/examples/seed.json
---offline --json`` (tests/data/report/seed.plan.json), so a planner change does not move them;
-the live planner's plan is rendered by the console-script tests. To accept a deliberate change
+The snapshots render a plan recorded from ``xlrebalance plan
+python/xlrebalance/templates/examples/seed.json --offline --json``
+(tests/data/report/seed.plan.json), so a planner change does not move them; the live planner's
+plan is rendered by the console-script tests. To accept a deliberate change
 of the layout: ``XLREBALANCE_UPDATE_SNAPSHOTS=1 pytest tests/test_report.py`` and review the diff.
 """
 

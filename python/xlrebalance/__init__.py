@@ -4,7 +4,7 @@ The public API (docs/api.md)::
 
     from xlrebalance import load_portfolio, plan, format_plan
 
-    portfolio = load_portfolio("templates/examples/seed.json")
+    portfolio = load_portfolio("python/xlrebalance/templates/examples/seed.json")
     print(format_plan(plan(portfolio), portfolio))
 
 ``import xlrebalance`` stays light: the planner (numpy, scipy, highspy) and the quote sources

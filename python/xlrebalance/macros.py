@@ -214,8 +214,11 @@ def _exposure(
 
 def _fund_holdings(portfolio: Portfolio, *, offline: bool) -> Mapping[str, Any]:
     from xlrebalance.quotes import QuoteCache
+    from xlrebalance.quotes.cache import FILENAME, default_directory
     from xlrebalance.quotes.funds import fund_holdings, online_sources
 
+    if offline and not (default_directory() / FILENAME).exists():
+        return {}  # offline and never fetched: nothing to read, and no cache to create
     with QuoteCache() as cache:
         source, krx = online_sources(cache) if not offline else (None, None)
         return fund_holdings(portfolio, cache, source, krx=krx).holdings

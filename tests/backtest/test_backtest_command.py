@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED = ROOT / "templates" / "examples" / "seed.json"
+SEED = ROOT / "python" / "xlrebalance" / "templates" / "examples" / "seed.json"
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:

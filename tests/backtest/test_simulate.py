@@ -7,7 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from xlrebalance.backtest import PriceHistory, parse_policy, prepare, simulate
+from xlrebalance.backtest import PriceHistory, parse_policy, prepare
+from xlrebalance.backtest.simulate import simulate
 from xlrebalance.errors import PortfolioError
 from xlrebalance.model import Account, Fee, Holding, Kind, Market, Mode, Portfolio, Settings
 

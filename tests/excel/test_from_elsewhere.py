@@ -45,9 +45,9 @@ holdings = next(s for s in payload["sheets"] if s["name"] == "Holdings")["values
 for row in holdings[3:]:
     ticker = str(row[1])
     if ticker[:1].isdigit():
-        answers[ticker + ".KS"] = quote(10000.0, "KRW")
+        answers[ticker + ".KS"] = quote(30000.0, "KRW")
     elif ticker:
-        answers[ticker] = quote(100.0, "USD")
+        answers[ticker] = quote(200.0, "USD")
 yahoo = FakeSource(answers, name="yahoo")
 Sources.default = classmethod(lambda cls, cache=None: Sources(yahoo))
 """
@@ -119,8 +119,8 @@ def _not_from_the_checkout_path(result: dict[str, Any]) -> None:
         assert not entry or Path(entry).resolve() not in checkout, entry
 
 
-def test_there_are_three_runpython_strings_and_no_relative_pythonpath() -> None:
-    assert len(_runpython_strings()) == 3
+def test_there_are_four_runpython_strings_and_no_relative_pythonpath() -> None:
+    assert len(_runpython_strings()) == 4  # refresh prices, compute orders, snapshot, sync
     conf = _conf(ROOT / "rebalance.xlsm")
     assert conf["UDF Modules"] == "xlrebalance_udfs"
     assert "PYTHONPATH" not in conf
@@ -161,7 +161,7 @@ def test_run_main_refreshes_prices_orders_and_history(places: dict[str, Path]) -
     price, source = header.index("Price"), header.index("Source")
     rows = [r for r in holdings[3:] if r and r[1]]
     assert rows and all(r[source] == "yahoo" for r in rows)
-    assert {r[price] for r in rows} <= {100.0, 10000.0}
+    assert {r[price] for r in rows} <= {200.0, 30000.0}
     orders = after["Orders"]
     sides = {r[3] for r in orders[4:] if len(r) > 3 and r[3]}
     assert sides and sides <= {"BUY", "SELL"}

@@ -6,8 +6,8 @@ Every case states the exact parsed value or the exact error message, and all thr
 must agree (each names the place in its own way: ``Holdings!E4``, ``Holdings row 2``,
 ``holdings[0].quantity``).
 
-A case edits the seed portfolio (templates/examples/seed.json) in one place: the first
-holding (VOO, account "general"), the first cash row (general, KRW) or one setting.
+A case edits the seed portfolio (python/xlrebalance/templates/examples/seed.json) in one
+place: the first holding (VOO, account "general"), the first cash row (general, KRW) or one setting.
 ``None`` as a value means blank (a JSON field left out).
 """
 

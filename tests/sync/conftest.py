@@ -25,7 +25,7 @@ from servers import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED = ROOT / "templates" / "examples" / "seed.json"
+SEED = ROOT / "python" / "xlrebalance" / "templates" / "examples" / "seed.json"
 
 
 @pytest.fixture(scope="session")

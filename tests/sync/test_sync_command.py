@@ -138,7 +138,7 @@ def test_no_remote_is_a_clear_error(tmp_path: Path, kind: str) -> None:
         shutil.copy(ROOT / "rebalance.xlsm", path)
     else:
         path = tmp_path / "p.json"
-        shutil.copy(ROOT / "templates" / "examples" / "seed.json", path)
+        shutil.copy(ROOT / "python" / "xlrebalance" / "templates" / "examples" / "seed.json", path)
     out = subprocess.run([script(), "sync", "push", str(path)], capture_output=True, text=True,
                          timeout=120, cwd=tmp_path)  # fmt: skip
     assert out.returncode == 2 and "no remote" in out.stderr

@@ -16,6 +16,7 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
 from openpyxl.workbook.defined_name import DefinedName
 
 from workbook_checks import refresh_fails_leaving_file_alone
@@ -31,6 +32,7 @@ from xlrebalance.workbook.package import (
     save_workbook,
 )
 from xlrebalance.workbook.reader import read_input
+from xlrebalance.workbook.schema import HOLDINGS
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATES = ROOT / "python" / "xlrebalance" / "templates"
@@ -165,7 +167,8 @@ def test_refresh_round_trip_keeps_user_content(book_copy: Path, tmp_path: Path) 
     mine["B2"] = "=Holdings!E4*2"
     mine["A1"].font = Font(bold=True, color="FF0000")
     mine["A1"].comment = Comment("my comment", "me")
-    wb["Holdings"]["R4"] = "=E4+1"  # a user column beside the table
+    beside = get_column_letter(len(HOLDINGS.columns) + 2)  # a user column beside the table
+    wb["Holdings"][f"{beside}4"] = "=E4+1"
     wb.defined_names["MyName"] = DefinedName("MyName", attr_text="'My notes'!$A$1")
     save_workbook(wb, book_copy, backup=False)
 
@@ -181,7 +184,7 @@ def test_refresh_round_trip_keeps_user_content(book_copy: Path, tmp_path: Path) 
     assert notes["A1"].value == "keep me" and notes["A1"].font.bold
     assert notes["A1"].comment is not None and notes["A1"].comment.text == "my comment"
     assert notes["B2"].value == "=Holdings!E4*2"
-    assert after["Holdings"]["R4"].value == "=E4+1"
+    assert after["Holdings"][f"{beside}4"].value == "=E4+1"
     assert after["Holdings"]["K4"].value.startswith("=IF(")
     assert "MyName" in after.defined_names
     assert "HoldingsTable" in after["Holdings"].tables
@@ -293,7 +296,8 @@ def test_korean_workbook_and_examples(tmp_path: Path) -> None:
     refresh(book, offline=True)
     assert book.workbook["Orders"]["A4"].value == "계좌"
     empty = build_workbook(tmp_path / "empty.xlsm", example="empty")
-    assert load_workbook(empty)["Holdings"].tables["HoldingsTable"].ref == "A3:P4"
+    last = get_column_letter(len(HOLDINGS.columns))
+    assert load_workbook(empty)["Holdings"].tables["HoldingsTable"].ref == f"A3:{last}4"
     again = subprocess.run(
         [sys.executable, "-m", "xlrebalance", "workbook", "new", str(path)], capture_output=True
     )

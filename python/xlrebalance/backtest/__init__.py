@@ -11,7 +11,9 @@ import importlib
 from typing import Any
 
 # Names and the module each lives in, imported on first use: the CLI registers the backtest
-# command through this package, and ``xlrebalance --help`` must not pay for numpy.
+# command through this package, and ``xlrebalance --help`` must not pay for numpy. The
+# function ``simulate`` is imported from its module, ``xlrebalance.backtest.simulate``: a
+# package attribute of that name is the submodule once it has been imported.
 _LAZY = {
     "PriceHistory": "history",
     "read_prices_csv": "history",
@@ -27,7 +29,6 @@ _LAZY = {
     "Market": "simulate",
     "PolicyResult": "simulate",
     "prepare": "simulate",
-    "simulate": "simulate",
 }
 
 
@@ -52,5 +53,4 @@ __all__ = [
     "performance",
     "prepare",
     "read_prices_csv",
-    "simulate",
 ]

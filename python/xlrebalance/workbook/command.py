@@ -36,7 +36,7 @@ def add_commands(commands: Any) -> None:
     )
     new.add_argument(
         "--example", choices=("seed", "equal-weight", "empty"), default="empty",
-        help="portfolio to start from (templates/examples/; empty: headers only)",
+        help="portfolio to start from (the package's templates/examples; empty: headers only)",
     )  # fmt: skip
     new.set_defaults(handler=_new)
     refresh = commands.add_parser(
