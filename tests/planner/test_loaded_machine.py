@@ -21,7 +21,7 @@ from typing import Any
 from xlrebalance.document import plan_to_dict, portfolio_from_dict
 from xlrebalance.planner import plan
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "templates" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "python" / "xlrebalance" / "templates" / "examples"
 
 
 def _plan_without_seconds(doc: dict[str, Any]) -> dict[str, Any]:
