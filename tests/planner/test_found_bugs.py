@@ -10,6 +10,8 @@ looking for new bugs; drop the matching predicate there when a bug here is fixed
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -327,3 +329,75 @@ CAP_WITH_MIN_FEE: dict[str, Any] = {
 def test_capped_group_sold_despite_minimum_fee() -> None:
     out = run(CAP_WITH_MIN_FEE)
     check_plan(CAP_WITH_MIN_FEE, out)
+
+
+# Found by the reference-MILP properties (test_reference.py) with fresh examples: InfeasibleError
+# "group cap 'Capped' cannot be met" although selling a little more K0 meets it. The LP bought
+# 0.618 U1 with all 3.09 USD, blind to the 1 USD minimum fee; repair cut the buy, and the fee
+# (1385 KRW of costs) pushed K0 over its cap by cap x fee. Selling exactly need / price shares
+# fell short by the sale's own tax, so repair crept one 1e-6 step at a time until its rounds ran
+# out.
+CAP_SHORT_BY_ITS_OWN_TAX: dict[str, Any] = {
+    "version": 1,
+    "base_currency": "KRW",
+    "fx": {"USDKRW": 1385.5},
+    "accounts": [
+        {"id": "acc0", "cash": {"KRW": 1000}},
+        {"id": "acc1", "cash": {"KRW": 487000, "USD": 3.09}},
+    ],
+    "holdings": [
+        {
+            "account": account,
+            "market": market,
+            "ticker": ticker,
+            "kind": "STOCK",
+            "price": price,
+            "quantity": quantity,
+            "currency": currency,
+        }
+        for account, market, ticker, price, quantity, currency in [
+            ("acc0", "KR", "K0", 1450, 0.0, "KRW"),
+            ("acc1", "KR", "K0", 1450, 27.632, "KRW"),
+            ("acc0", "US", "U1", 5.0, 0.0, "USD"),
+            ("acc1", "US", "U1", 5.0, 0.0, "USD"),
+        ]
+    ],
+    "targets": {"U1": 0.9090909090909091, "CASH": 0.09090909090909091},
+    "groups": [{"name": "Capped", "tickers": ["K0"], "max_weight": 0.0226}],
+    "settings": {
+        "mode": "rebalance",
+        "fractional": True,
+        "fees": {"US": {"rate": 0, "min": 1}, "KR": {"rate": 0, "min": 0}},
+        "sell_tax": {"KR:STOCK": 0.002, "KR:ETF": 0.0},
+        "fx_spread": 0.0,
+        "auto_fx": False,
+    },
+}
+
+
+def test_cap_met_although_the_sale_pays_tax() -> None:
+    out = run(CAP_SHORT_BY_ITS_OWN_TAX)
+    check_plan(CAP_SHORT_BY_ITS_OWN_TAX, out)
+    assert {o["ticker"] for o in out["orders"]} == {"K0", "U1"}
+
+
+# Found by the reference-MILP properties with fresh examples: fractional shares and a 1 USD
+# minimum fee. The relaxation cannot see the fee, and the local search then crawled toward the
+# optimum in 1e-6-share steps until its 30 s safety net (drift 0.0025 where 0 is reachable,
+# and a different plan on every run). The plan's own LP (rows that trade fixed) now re-solves
+# the quantities.
+FRACTIONAL_CRAWL: dict[str, Any] = json.loads(
+    (
+        Path(__file__).resolve().parents[1] / "data" / "planner" / "fractional-min-fee-crawl.json"
+    ).read_text(encoding="utf-8")
+)
+
+
+def test_fractional_plan_reaches_exact_targets_without_crawling() -> None:
+    first = run(copy.deepcopy(FRACTIONAL_CRAWL))
+    check_plan(FRACTIONAL_CRAWL, first)
+    assert first["summary"]["drift_after"] < 1e-5
+    second = run(copy.deepcopy(FRACTIONAL_CRAWL))
+    for out in (first, second):
+        out["summary"]["solver"].pop("seconds")
+    assert first == second

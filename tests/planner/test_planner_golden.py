@@ -210,9 +210,10 @@ def test_bands(
 @pytest.mark.parametrize(
     ("fee_min", "expected"),
     [
-        # Buying 1 B removes B's 1000 gap; cash (1000 above target) then ends the fee F below
-        # it, and costs count once more: the change is -1000 + (F - 1000) + 1.001 F, which is
-        # negative for F < 999.5. A 500 minimum is worth paying...
+        # Buying 1 B (fee F) leaves V - F; on it the targets are A 50000 - .5F, B 45000 - .45F,
+        # cash 5000 - .05F against A 50000, B 45000, cash 5000 - F: drift terms .5F + .45F +
+        # .95F = 1.9F instead of 2000, and costs weigh 2.001: the change 3.901F - 2000 is
+        # negative for F < 512.7. A 500 minimum is worth paying...
         (500, {("a", "B"): ("BUY", 1)}),
         # ...a 1500 minimum is not: drift after would be 2.9% against 2% now (cash 6000 would
         # cover it, so only the cost decides).

@@ -74,7 +74,9 @@ def repair(state: TradeState) -> None:
         best: tuple[tuple[bool, float], int, float] | None = None
         for i in pool:
             x = state.x[i]
-            shares = max(step, math.ceil(need / float(p.unit[i]) / step) * step)
+            # A little more than the need: the sale's own costs (tax, fees) count against a
+            # cap too, and a change that falls short by them would not count as covering.
+            shares = max(step, math.ceil(need * 1.001 / float(p.unit[i]) / step) * step)
             for q in sorted({0.0, x - step, x - shares}):
                 q = round(max(q, state.lo[i]), 9)
                 if 0 < abs(q) < state.min_qty[i]:

@@ -8,8 +8,9 @@ where ``v_k`` is ticker k's value after trading at today's prices, ``t_k`` its t
 ``V`` the total before trading (contribution included), ``K`` the costs (fees, taxes, FX
 spread), ``c = V - K - sum_k v_k`` the cash after trading and paying them and ``U`` the
 turnover. ``V - K`` is the value after trading, so the first two terms are exactly the reported
-drift times that value; the third counts costs once more, so that a plan never burns money on
-trades that do not bring the portfolio closer to its targets; the last breaks ties.
+drift times that value; the third counts costs on top of that (see ``COST_WEIGHT``), so that
+a plan never burns money on trades that do not bring the portfolio closer to its targets;
+the last breaks ties.
 
 Changing one position's trade touches one ticker, one account and the cost total. The cost
 total moves every target a little (``t_k K``); the sum of those terms is kept as a piecewise
@@ -28,9 +29,11 @@ import numpy as np
 from xlrebalance.planner.costs import CASH_TOLERANCE, settle, trade_fee, trade_tax
 from xlrebalance.planner.problem import FloatArray, Problem, min_trade_quantity
 
-COST_WEIGHT = 1.001
-"""Costs' weight on top of their effect on cash; above 1 so that a trade that only moves
-surplus cash into fees is strictly worse, not a tie."""
+COST_WEIGHT = 2.001
+"""Costs' own weight. Burning surplus cash lowers the drift terms by up to 2 K (cash comes
+down to its target by K and every target on ``V - K`` shrinks by ``t_k K``, together
+``(1 - t_cash) K`` more), so costs must weigh more than 2 for a trade that only turns surplus
+cash into fees to be strictly worse, not a gain or a tie."""
 
 TURNOVER_WEIGHT = 1e-6
 """Weight of the turnover (value traded, base currency) in the objective: the tie-break.
