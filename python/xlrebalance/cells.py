@@ -98,6 +98,18 @@ _DOT_GROUPS = re.compile(r"^[1-9]\d{0,2}(\.\d{3})+$")
 _EUROPEAN = re.compile(r"^(\d{1,3}((\.|\s)\d{3})*|\d+),\d+$")
 
 
+# What a currency sign or unit says the amount is in ("$" is any dollar).
+_DOLLARS = frozenset(("USD", "CAD", "AUD", "NZD", "HKD", "SGD", "TWD", "MXN"))
+_WRITTEN_IN: Mapping[str, tuple[str, frozenset[str]]] = {
+    "₩": ("KRW", frozenset({"KRW"})), "￦": ("KRW", frozenset({"KRW"})),
+    "원": ("KRW", frozenset({"KRW"})), "KRW": ("KRW", frozenset({"KRW"})),
+    "US$": ("USD", frozenset({"USD"})), "USD": ("USD", frozenset({"USD"})),
+    "달러": ("USD", frozenset({"USD"})), "$": ("dollars", _DOLLARS),
+    "€": ("EUR", frozenset({"EUR"})), "¥": ("yen or yuan", frozenset({"JPY", "CNY"})),
+    "£": ("GBP", frozenset({"GBP"})),
+}  # fmt: skip
+
+
 def _fmt(value: float) -> str:
     return f"{value:.15g}"
 
@@ -118,13 +130,21 @@ def _readings(body: str, unit: str) -> list[str]:
 
 
 def number(
-    value: object, label: str, where: str, *, percent: bool = False, money: bool = False
+    value: object,
+    label: str,
+    where: str,
+    *,
+    percent: bool = False,
+    money: bool = False,
+    currency: str | None = None,
 ) -> float:
     """A cell as a number. Numbers are taken as they are; text only when it can mean one
     number: digits with an optional ``.`` decimal part, thousands separated by ``,`` (or a
     space) in groups of three, a leading ``-`` or accounting brackets; with ``money`` a
     currency sign or unit (``₩1,200,000``, ``$512.30``, ``1,200원``); with ``percent`` a
-    trailing ``%`` (``20%`` is 0.2). A ``,`` that may be a decimal point (``512,30``,
+    trailing ``%`` (``20%`` is 0.2). With ``currency`` (money in that currency), a sign or
+    unit of another currency is an error (``₩41,250`` in a USD row). A ``,`` that may be a
+    decimal point (``512,30``,
     ``4,5``, ``1.450,50``) or a ``.`` that may separate thousands (``1.450``) is an error
     that shows the readings. Anything else is an error naming ``where``."""
     value = cell(value)
@@ -139,7 +159,10 @@ def number(
     if isinstance(value, int | float):
         result = float(value)
     elif isinstance(value, str):
-        result = _number_text(value, label, where, percent=percent, money=money)
+        result = _number_text(
+            value, label, where, percent=percent, money=money or currency is not None,
+            currency=currency,
+        )  # fmt: skip
     else:
         raise PortfolioError(where, f"{label} {show(value)} is not a number")
     if not math.isfinite(result):
@@ -147,7 +170,9 @@ def number(
     return result
 
 
-def _number_text(raw: str, label: str, where: str, *, percent: bool, money: bool) -> float:
+def _number_text(
+    raw: str, label: str, where: str, *, percent: bool, money: bool, currency: str | None
+) -> float:
     if raw.startswith("="):
         raise PortfolioError(
             where,
@@ -162,7 +187,7 @@ def _number_text(raw: str, label: str, where: str, *, percent: bool, money: bool
     if text and text[0] in "+-":
         sign, text = (-sign if text[0] == "-" else sign), text[1:].strip()
     unit = _CURRENCY_SIGN.match(text)
-    has_currency = unit is not None
+    written = unit.group(1).upper() if unit else None
     if unit:
         text = text[unit.end() :]
         if text.startswith("-"):
@@ -175,15 +200,21 @@ def _number_text(raw: str, label: str, where: str, *, percent: bool, money: bool
     else:
         tail = _CURRENCY_UNIT.search(text)
         if tail:
-            has_currency, text = True, text[: tail.start()]
+            written, text = tail.group(1).upper(), text[: tail.start()]
         elif shares := _SHARES_UNIT.search(text):
             text = text[: shares.start()]
-    if has_currency and not money:
+    if written and not money:
         raise PortfolioError(
             where, f"{label} {shown} has a currency; expected a number without one"
         )
-    if has_currency and scale != 1.0:
+    if written and scale != 1.0:
         raise PortfolioError(where, f"{label} {shown} is not a number")
+    if written and currency:
+        name, codes = _WRITTEN_IN[written]
+        if currency not in codes:
+            raise PortfolioError(
+                where, f"{label} {shown} is written in {name} but is in {currency} here"
+            )
     if _PLAIN.match(text) and not _DOT_GROUPS.match(text):
         body = text
     elif _COMMA_GROUPS.match(text):
@@ -440,6 +471,12 @@ def setting_key(name: str) -> str | None:
     return None
 
 
+def market_currency(market_: str) -> str | None:
+    """The currency of a market's fees (``US`` -> USD); None for a market we do not know."""
+    known = {m.value: c for m, c in MARKET_CURRENCY.items()}
+    return known.get(market_.upper())
+
+
 def setting_label(key: str) -> str:
     """How an error names a setting: the Settings sheet's label (``fx spread``) or its key."""
     return SETTING_LABELS.get(key, key.removeprefix("settings."))
@@ -492,11 +529,13 @@ def settings_from_rows(rows: Sequence[SettingRow]) -> ReadSettings:
             values[key] = row
     locations = {key: row.where for key, row in values.items()}
 
-    def num(key: str, default: float, *, percent: bool = False, money: bool = False) -> float:
+    def num(
+        key: str, default: float, *, percent: bool = False, currency: str | None = None
+    ) -> float:
         row = values.get(key)
         if row is None:
             return default
-        return number(row.value, setting_label(key), row.where, percent=percent, money=money)
+        return number(row.value, setting_label(key), row.where, percent=percent, currency=currency)
 
     def yes(key: str, default: bool) -> bool:
         row = values.get(key)
@@ -515,18 +554,19 @@ def settings_from_rows(rows: Sequence[SettingRow]) -> ReadSettings:
     extras: dict[str, float] = {}
     for key, row in values.items():
         if key.startswith("fx."):
-            fx[key[3:]] = num(key, 0.0, money=True)
+            fx[key[3:]] = num(key, 0.0, currency=key[-3:])  # base units per 1 unit
         elif key == "settings.contribution":
-            contribution[base] = num(key, 0.0, money=True)
+            contribution[base] = num(key, 0.0, currency=base)
             locations[f"settings.contribution.{base}"] = row.where
         elif key.startswith("settings.contribution."):
-            amount = num(key, 0.0, money=True)
+            amount = num(key, 0.0, currency=key.rsplit(".", 1)[1])
             if amount:
                 contribution[key.rsplit(".", 1)[1]] = amount
         elif key.startswith("settings.fees."):
             _, _, market_, part = key.split(".")
+            fee_currency = market_currency(market_)
             fee_parts.setdefault(market_, {})[part] = num(
-                key, 0.0, percent=part == "rate", money=part == "min"
+                key, 0.0, percent=part == "rate", currency=fee_currency if part == "min" else None
             )
             locations.setdefault(f"settings.fees.{market_}", row.where)
         elif key.startswith("settings.sell_tax."):
@@ -551,7 +591,7 @@ def settings_from_rows(rows: Sequence[SettingRow]) -> ReadSettings:
         contribution_account=None if account_row is None else text(account_row.value),
         fractional=yes("settings.fractional", defaults.fractional),
         band=band,
-        min_trade_value=num("settings.min_trade_value", 0.0, money=True),
+        min_trade_value=num("settings.min_trade_value", 0.0, currency=base),
         fees={m: Fee(rate=p.get("rate", 0.0), min=p.get("min", 0.0)) for m, p in fee_parts.items()},
         sell_tax=merge_sell_tax(sell_tax),
         fx_spread=num("settings.fx_spread", 0.0, percent=True),

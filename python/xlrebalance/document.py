@@ -171,7 +171,7 @@ def portfolio_from_dict(data: object, *, offline: bool = True) -> Portfolio:
         "base_currency",
     )
     fx = {
-        key.upper(): _number(value, f"fx.{key}", money=True)
+        key.upper(): _number(value, f"fx.{key}", currency=key.upper()[-3:])
         for key, value in _object(doc.get("fx", {}), "fx").items()
     }
     accounts = tuple(
@@ -192,7 +192,7 @@ def portfolio_from_dict(data: object, *, offline: bool = True) -> Portfolio:
         _group(item, f"groups[{i}]")
         for i, item in enumerate(_array(doc.get("groups", []), "groups"))
     )
-    settings = _settings(doc.get("settings", {}))
+    settings = _settings(doc.get("settings", {}), base)
     portfolio = Portfolio(
         version=1,
         base_currency=base,
@@ -357,10 +357,12 @@ def _scalar(value: object, where: str) -> object:
     return value
 
 
-def _number(value: object, where: str, *, percent: bool = False, money: bool = False) -> float:
+def _number(
+    value: object, where: str, *, percent: bool = False, currency: str | None = None
+) -> float:
     if isinstance(value, list | Mapping):
         raise PortfolioError(where, f"expected a number, got {_describe(value)}")
-    return cells.number(value, _label(where), where, percent=percent, money=money)
+    return cells.number(value, _label(where), where, percent=percent, currency=currency)
 
 
 def _text(value: object, where: str) -> str:
@@ -401,7 +403,7 @@ def _describe(value: object) -> str:
 
 def _money_map(value: object, where: str) -> dict[str, float]:
     return {
-        currency.upper(): _number(amount, f"{where}.{currency}", money=True)
+        currency.upper(): _number(amount, f"{where}.{currency}", currency=currency.upper())
         for currency, amount in _object(value, where).items()
     }
 
@@ -436,7 +438,7 @@ def _holding(value: object, where: str) -> Holding:
         market=market,
         kind=kind,
         quantity=0.0 if cells.blank(quantity) else _number(quantity, f"{where}.quantity"),
-        price=None if cells.blank(price) else _number(price, f"{where}.price", money=True),
+        price=None if cells.blank(price) else _number(price, f"{where}.price", currency=currency),
         currency=currency,
         locked=_flag(item.get("locked", False), f"{where}.locked"),
         name=None if name is None else _text(name, f"{where}.name"),
@@ -464,7 +466,7 @@ def _group(value: object, where: str) -> Group:
     )
 
 
-def _settings(value: object) -> Settings:
+def _settings(value: object, base: str) -> Settings:
     item = _object(value, "settings")
     _known_keys(item, SETTINGS_KEYS, "settings")
     defaults = Settings()
@@ -494,7 +496,7 @@ def _settings(value: object) -> Settings:
             relative=_number(band.get("relative", 0.0), "settings.band.relative", percent=True),
         ),
         min_trade_value=_number(
-            item.get("min_trade_value", 0.0), "settings.min_trade_value", money=True
+            item.get("min_trade_value", 0.0), "settings.min_trade_value", currency=base
         ),
         fees=fees,
         sell_tax=merge_sell_tax(sell_tax),
@@ -523,5 +525,9 @@ def _fee(value: object, where: str) -> Fee:
     market = where.rsplit(".", 1)[-1].upper()
     return Fee(
         rate=_number(item.get("rate", 0.0), f"settings.fees.{market}.rate", percent=True),
-        min=_number(item.get("min", 0.0), f"settings.fees.{market}.min", money=True),
+        min=_number(
+            item.get("min", 0.0),
+            f"settings.fees.{market}.min",
+            currency=cells.market_currency(market),
+        ),
     )

@@ -255,7 +255,7 @@ def _holding(values: dict[str, object], code: str, where: str, default_account: 
     price = (
         None
         if blank(price_value) or is_error(price_value)
-        else number(price_value, "price", where, money=True)
+        else number(price_value, "price", where, currency=currency)
     )
     return Holding(
         account=text(values.get("account")) or default_account,
@@ -327,7 +327,7 @@ def _cash(value: object, base: str, locations: dict[str, str]) -> dict[str, dict
     if not grid or all(blank(c) for row in grid for c in row):
         return {}
     if len(grid) == 1 and len(grid[0]) == 1:
-        amount = number(grid[0][0], "amount", "Cash", money=True)
+        amount = number(grid[0][0], "amount", "Cash", currency=base)
         locations["accounts[0].cash." + base] = "Cash"
         return {"": {base: amount}}
     table = _require_table("Cash", grid, CASH_COLUMNS, ("amount",))
@@ -341,7 +341,7 @@ def _cash(value: object, base: str, locations: dict[str, str]) -> dict[str, dict
         balances = out.setdefault(account, {})
         if currency in balances:
             raise PortfolioError(where, f"a second {currency} amount for account {account!r}")
-        balances[currency] = number(values.get("amount"), "amount", where, money=True)
+        balances[currency] = number(values.get("amount"), "amount", where, currency=currency)
         index = list(out).index(account)
         locations[f"accounts[{index}].cash.{currency}"] = where
         locations.setdefault(f"accounts[{index}]", where)

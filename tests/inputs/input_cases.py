@@ -110,9 +110,17 @@ CASES: tuple[Case, ...] = (
     Case("price-dollar", "holdings.price", "$512.30", 512.3),
     Case("price-us-dollar", "holdings.price", "US$ 512.30", 512.3),
     Case("price-unit-after", "holdings.price", "512.30 USD", 512.3),
-    Case("price-won-sign", "holdings.price", "₩41,250", 41250.0),
-    Case("price-fullwidth-won", "holdings.price", "￦41,250", 41250.0),
-    Case("price-won-unit", "holdings.price", "41,250원", 41250.0),
+    Case("price-won-sign", "holdings.price", "₩41,250", 41250.0, {"holdings.currency": "KRW"}),
+    Case("price-fullwidth-won", "holdings.price", "￦41,250", 41250.0,
+         {"holdings.currency": "KRW"}),
+    Case("price-won-unit", "holdings.price", "41,250원", 41250.0, {"holdings.currency": "KRW"}),
+    Case("price-won-in-usd-row", "holdings.price", "₩41,250",
+         Error('price "₩41,250" is written in KRW but is in USD here')),
+    Case("price-won-unit-in-usd-row", "holdings.price", "41,250원",
+         Error('price "41,250원" is written in KRW but is in USD here')),
+    Case("price-dollar-in-krw-row", "holdings.price", "$512.30",
+         Error('price "$512.30" is written in dollars but is in KRW here'),
+         {"holdings.currency": "KRW"}),
     Case("price-grouped-decimals", "holdings.price", "1,234.5", 1234.5),
     Case("price-plain-decimals", "holdings.price", "512.3", 512.3),
     Case("price-comma-decimal", "holdings.price", "512,30",
@@ -124,8 +132,10 @@ CASES: tuple[Case, ...] = (
     Case("price-french", "holdings.price", "1 450,50",
          Error(f'price "1 450,50" is ambiguous: 145050 with "," separating thousands or '
                f'1450.5 with "," as the decimal point{AMBIGUOUS}')),
-    Case("price-euro-sign-comma", "holdings.price", "€512,30",
-         Error(f'price "€512,30" is ambiguous: 51230 with "," separating thousands or 512.3 '
+    Case("price-euro-sign", "holdings.price", "€512.30",
+         Error('price "€512.30" is written in EUR but is in USD here')),
+    Case("price-dollar-comma", "holdings.price", "$512,30",
+         Error(f'price "$512,30" is ambiguous: 51230 with "," separating thousands or 512.3 '
                f'with "," as the decimal point{AMBIGUOUS}')),
     Case("price-zero", "holdings.price", "0", Error("VOO: expected a positive price, got 0")),
     Case("price-unicode-minus", "holdings.price", "\u2212512.3",
@@ -191,6 +201,8 @@ CASES: tuple[Case, ...] = (
     # -- cash ----------------------------------------------------------------------------------
     Case("cash-won-sign", "cash.amount", "₩1,200,000", 1200000.0),
     Case("cash-won-unit", "cash.amount", "1,200,000원", 1200000.0),
+    Case("cash-dollar-in-krw-row", "cash.amount", "$1,200",
+         Error('amount "$1,200" is written in dollars but is in KRW here')),
     Case("cash-decimals", "cash.amount", "1,200,000.50", 1200000.5),
     Case("cash-dot-groups", "cash.amount", "1.200.000",
          Error(f'amount "1.200.000" is ambiguous: 1200000 with "." separating '
@@ -199,6 +211,8 @@ CASES: tuple[Case, ...] = (
     # -- settings ------------------------------------------------------------------------------
     Case("fx-grouped", "fx.USDKRW", "1,450.50", 1450.5),
     Case("fx-won-sign", "fx.USDKRW", "₩1,450", 1450.0),
+    Case("fx-dollar-sign", "fx.USDKRW", "$1,450",
+         Error('usd/krw rate "$1,450" is written in dollars but is in KRW here')),
     Case("fx-european", "fx.USDKRW", "1.450,50",
          Error(f'usd/krw rate "1.450,50" is ambiguous: 1.4505 with "," separating thousands '
                f'or 1450.5 with "," as the decimal point{AMBIGUOUS}')),
@@ -227,6 +241,10 @@ CASES: tuple[Case, ...] = (
     Case("min-trade-grouped", "settings.min_trade_value", "10,000", 10000.0),
     Case("fee-rate-percent", "settings.fees.US.rate", "0.25%", 0.0025),
     Case("fee-min-won", "settings.fees.KR.min", "1,000원", 1000.0),
+    Case("fee-min-dollar-for-kr", "settings.fees.KR.min", "$1",
+         Error('kr minimum commission "$1" is written in dollars but is in KRW here')),
+    Case("fee-rate-currency", "settings.fees.US.rate", "$0.25",
+         Error('us commission rate "$0.25" has a currency; expected a number without one')),
     Case("sell-tax-percent", "settings.sell_tax.KR:STOCK", "0.20%",
          {"KR:STOCK": 0.002, "KR:ETF": 0.0}),
     Case("sell-tax-explicit-zero", "settings.sell_tax.KR:STOCK", "0",

@@ -65,13 +65,14 @@ INVALID = {
     "missing FX offline": (_set("fx", {}), ["USD"]),
     "duplicate rows": (_duplicate_row, ["holdings[2]", "005930", "duplicate"]),
     "negative cap": (_set("groups.0.max_weight", -0.1), ["groups[0].max_weight"]),
-    # Unambiguous number text ("512.30", "1,200,000") is a number; these are not (issue 9).
-    "text for a number": (_set("holdings.1.price", "512,3"), ["holdings[1].price", "512,3"]),
+    # Text that is one number is read as it ("512.3", "0.25%": see tests/inputs); text that is
+    # not, or may be two, is an error.
+    "text for a number": (_set("holdings.1.price", "about 512"), ["holdings[1].price", "number"]),
     "bool for a number": (_set("holdings.0.quantity", True), ["holdings[0].quantity", "number"]),
     "bool for a weight": (_set("targets.QQQ", True), ["targets.QQQ"]),
-    "text for cash": (_set("accounts.0.cash.KRW", "1.000,50"), ["accounts[0].cash.KRW"]),
+    "text for cash": (_set("accounts.0.cash.KRW", "100,00"), ["accounts[0].cash.KRW", "ambiguous"]),
     "unknown mode": (_set("settings.mode", "rebalanse"), ["settings.mode", "rebalanse"]),
-    "text for a fee": (_set("settings.fees.US.rate", "0,25%"), ["settings.fees.US.rate"]),
+    "text for a fee": (_set("settings.fees.US.rate", "0,25%"), ["settings.fees.US.rate", "0.25%"]),
     "negative min trade": (_set("settings.min_trade_value", -1), ["settings.min_trade_value"]),
     "fractional quantity": (_set("holdings.0.quantity", 1.5), ["holdings[0].quantity", "005930"]),
     "target without a row": (_set("targets", {"005930": 0.5, "SPY": 0.5}), ["targets.SPY"]),

@@ -175,7 +175,7 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
         amount = (
             0.0
             if cells.blank(values.get("amount"))
-            else cells.number(values.get("amount"), "amount", amount_at, money=True)
+            else cells.number(values.get("amount"), "amount", amount_at, currency=currency)
         )
         balances = cash.setdefault(account, {})
         index = list(cash).index(account)
@@ -225,7 +225,7 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
         price = (
             None
             if cells.blank(price_value)
-            else cells.number(price_value, "price", at(row, "price"), money=True)
+            else cells.number(price_value, "price", at(row, "price"), currency=currency)
         )
         optional = {
             key: None
