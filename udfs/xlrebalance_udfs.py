@@ -101,3 +101,36 @@ def REBAL_DRIFT(holdings: Any, targets: Any, cash: Any = None, caller: Any = Non
     """Drift of the portfolio from its targets: sum of |weight - target|, cash included
     (0 = on target; 0.1 = 10 percentage points misplaced, counted on both sides)."""
     return worksheet.drift_value(holdings, targets, cash, waiter=caller)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg(
+    "holdings",
+    doc="Range with ticker and quantity columns (see REBAL_TRADES); optional leverage.",
+    **RANGE,
+)
+@xw.arg("by", doc="Optional: company (default), sector, ticker or summary.")
+@xw.arg("cash", doc="Optional: cash in the base currency, or an account/currency/amount range.",
+        **RANGE)  # fmt: skip
+@xw.arg("settings", doc="Optional: key/value range (base_currency, fx.USDKRW, ...).", **RANGE)
+def EXPOSURE(
+    holdings: Any, by: Any = None, cash: Any = None, settings: Any = None, caller: Any = None
+) -> Any:
+    """What the holdings really own: funds replaced by their top holdings, leveraged funds at
+    their factor (spills). Fund holdings come from the quote cache (Refresh fills it)."""
+    return worksheet.exposure_table(holdings, by, cash, settings, waiter=caller)
+
+
+@xw.func(category=CATEGORY)
+@xw.arg(
+    "holdings",
+    doc="Range with ticker, quantity and average cost columns; optional take profit.",
+    **RANGE,
+)
+@xw.arg("cash", doc="Optional: cash (for the currency and accounts), as in REBAL_TRADES.",
+        **RANGE)  # fmt: skip
+@xw.arg("settings", doc="Optional: key/value range (base_currency, fx.USDKRW, ...).", **RANGE)
+def PNL(holdings: Any, cash: Any = None, settings: Any = None, caller: Any = None) -> Any:
+    """Unrealised gain and return per row at the average cost, then the total in the base
+    currency (spills); rows past their take-profit return say TRUE."""
+    return worksheet.pnl_table(holdings, cash, settings, waiter=caller)

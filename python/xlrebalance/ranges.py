@@ -46,7 +46,7 @@ HOLDING_COLUMNS: dict[str, frozenset[str]] = {
     key: _HOLDINGS_ALIASES[key]
     for key in (
         "account", "ticker", "name", "quantity", "price", "currency", "market", "kind", "locked",
-        "target", "average_cost",
+        "target", "average_cost", "leverage", "take_profit",
     )
 }  # fmt: skip
 TARGET_COLUMNS: dict[str, frozenset[str]] = {
@@ -267,7 +267,17 @@ def _holding(values: dict[str, object], code: str, where: str, default_account: 
         price=price,
         locked=False if blank(values.get("locked")) else flag(values["locked"], "locked", where),
         name=text(values.get("name")) or None,
+        average_cost=_optional(values, "average_cost", "average cost", where),
+        leverage=_optional(values, "leverage", "leverage", where),
+        take_profit=_optional(values, "take_profit", "take profit", where, percent=True),
     )
+
+
+def _optional(
+    values: dict[str, object], key: str, label: str, where: str, *, percent: bool = False
+) -> float | None:
+    value = values.get(key)
+    return None if blank(value) else number(value, label, where, percent=percent)
 
 
 def _targets(grid: Grid, locations: dict[str, str]) -> tuple[dict[str, float], dict[str, str]]:

@@ -464,3 +464,126 @@ def drift_value(
         return value.drift
 
     return guarded(compute)
+
+
+# -- EXPOSURE and PNL --------------------------------------------------------------------
+
+EXPOSURE_VIEWS = ("company", "sector", "ticker", "summary")
+EXPOSURE_HEADER: dict[str, dict[str, list[CellValue]]] = {
+    "company": {"en": ["Company", "Weight", "Via"], "ko": ["기업", "실질 비중", "경로"]},
+    "sector": {"en": ["Sector", "Weight"], "ko": ["섹터", "비중"]},
+    "ticker": {
+        "en": ["Ticker", "Weight", "Leverage", "Exposure", "Look-through"],
+        "ko": ["종목코드", "비중", "레버리지", "노출", "분해 기준"],
+    },
+    "summary": {"en": ["Measure", "Value"], "ko": ["항목", "값"]},
+}
+PNL_HEADER: dict[str, list[CellValue]] = {
+    "en": ["Account", "Ticker", "Quantity", "Average cost", "Price", "Currency", "Gain",
+           "Gain (base)", "Return", "Take profit"],
+    "ko": ["계좌", "종목코드", "수량", "평균 단가", "가격", "통화", "평가 손익",
+           "평가 손익 (기준통화)", "수익률", "목표 수익률 도달"],
+}  # fmt: skip
+
+
+def _unplanned(
+    holdings: object, cash: object, settings: object, live: LiveQuotes | None,
+    waiter: Waiter | None,
+) -> tuple[RangeInput, Portfolio]:  # fmt: skip
+    """Holdings priced from the cache, without targets (exposure and P&L need none)."""
+    from xlrebalance.model import CASH
+
+    inp = read_ranges(holdings, None, cash, settings)
+    untargeted = replace(inp.portfolio, targets={CASH: 1.0})
+    inp = replace(inp, portfolio=untargeted)
+    validate(untargeted, offline=False, locate=inp.locate)
+    portfolio = priced(inp, live or default_live(), waiter)
+    validate(portfolio, offline=True, locate=inp.locate)
+    return inp, portfolio
+
+
+def exposure_table(
+    holdings: object,
+    by: object = None,
+    cash: object = None,
+    settings: object = None,
+    *,
+    live: LiveQuotes | None = None,
+    waiter: Waiter | None = None,
+) -> Any:
+    """``=EXPOSURE(holdings, [by], [cash], [settings])``: look-through weights (spills).
+    ``by``: company (default), sector, ticker or summary. Fund holdings come from the quote
+    cache only (a Refresh or ``xlrebalance exposure`` fills it weekly): a cell never waits
+    on the network for them, and funds not cached count as unknown."""
+
+    def compute() -> Any:
+        from xlrebalance.exposure.lookthrough import UNKNOWN_SECTOR, look_through
+        from xlrebalance.quotes.funds import fund_holdings
+
+        view = (text(by) or "company").lower()
+        if view not in EXPOSURE_VIEWS:
+            raise PortfolioError("by", f"expected one of {', '.join(EXPOSURE_VIEWS)}, got {view!r}")
+        inp, portfolio = _unplanned(holdings, cash, settings, live, waiter)
+        cache = (live or default_live()).cache
+        funds = fund_holdings(portfolio, cache, None).holdings
+        e = look_through(portfolio, funds)
+        lang = "ko" if inp.korean else "en"
+        rows: list[list[CellValue]] = [list(EXPOSURE_HEADER[view][lang])]
+        if view == "company":
+            for c in e.companies:
+                rows.append([c.symbol, c.weight, ", ".join(t for t, _ in c.via)])
+        elif view == "sector":
+            for sector, weight in e.sectors.items():
+                rows.append(["(not attributed)" if sector == UNKNOWN_SECTOR else sector, weight])
+        elif view == "ticker":
+            for p in e.positions:
+                rows.append([p.ticker, p.weight, p.leverage.factor, p.exposure, p.basis])
+        else:
+            rows += [
+                ["net", e.net],
+                ["gross", e.gross],
+                ["coverage", e.coverage],
+                ["unknown", ", ".join(e.unknown) or "-"],
+            ]
+        return rows
+
+    return guarded(compute)
+
+
+def pnl_table(
+    holdings: object,
+    cash: object = None,
+    settings: object = None,
+    *,
+    live: LiveQuotes | None = None,
+    waiter: Waiter | None = None,
+) -> Any:
+    """``=PNL(holdings, [cash], [settings])``: unrealised gain per row (spills), then a total
+    row in the base currency. Rows without an average cost show blanks, never a zero."""
+
+    def compute() -> Any:
+        from xlrebalance.pnl import pnl_report
+
+        inp, portfolio = _unplanned(holdings, cash, settings, live, waiter)
+        report = pnl_report(portfolio)
+        lang = "ko" if inp.korean else "en"
+        rows: list[list[CellValue]] = [list(PNL_HEADER[lang])]
+        for p in report.positions:
+            quantity = int(p.quantity) if float(p.quantity).is_integer() else p.quantity
+            rows.append(
+                [p.account, p.ticker, quantity, _blank(p.average_cost), _blank(p.price),
+                 p.currency, _blank(p.gain), _blank(p.gain_base), _blank(p.ret),
+                 p.take_profit_hit if p.take_profit is not None else ""]
+            )  # fmt: skip
+        t = report.total
+        total = "합계" if lang == "ko" else "Total"
+        rows.append(
+            [total, "", "", "", "", report.base_currency, "", t.gain_base, _blank(t.ret), ""]
+        )
+        return rows
+
+    return guarded(compute)
+
+
+def _blank(value: float | None) -> CellValue:
+    return "" if value is None else value

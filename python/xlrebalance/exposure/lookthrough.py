@@ -178,7 +178,12 @@ def look_through(
         gross += abs(exposure)
         data = funds.get(ticker)
         covered = 0.0
-        if h.kind is Kind.STOCK and lev.proxy is None:
+        # A fund is what its data says it is, whatever the Kind column (users' own ranges
+        # often have none); a row marked ETF without data is an unknown fund, not a company.
+        is_fund = (
+            h.kind is Kind.ETF or lev.proxy is not None or (data is not None and data.has_holdings)
+        )
+        if not is_fund:
             basis = "stock"
             key = company_key(ticker)
             companies.setdefault(key, {})[ticker] = exposure
