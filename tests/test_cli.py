@@ -133,3 +133,30 @@ def test_korean_headings_from_lang_flag_and_locale(tmp_path: Path) -> None:
     )
     assert by_locale.returncode == 0, by_locale.stderr
     assert "괴리" in by_locale.stdout and "Drift" not in by_locale.stdout
+
+
+def test_a_quote_answered_by_the_cache_builds_no_source(tmp_path: Path) -> None:
+    # Building the default sources asks the OS keyring for a KRX login (keyring alone costs
+    # about 0.2 s to import); a quote the cache answers must not build them.
+    code = f"""
+import os, sys
+from datetime import UTC, datetime
+os.environ["XLREBALANCE_CACHE_DIR"] = {str(tmp_path)!r}
+from xlrebalance.quotes.cache import QuoteCache
+from xlrebalance.quotes.prices import quote
+from xlrebalance.quotes.types import Quote, QuoteStatus
+now = datetime.now(UTC)
+with QuoteCache() as cache:
+    cache.put([Quote("AAPL", 230.1, "USD", now, "yahoo", QuoteStatus.OK, market="US",
+                     fetched=now)])
+import xlrebalance.quotes.engine as engine
+def no_sources(*args, **kwargs):
+    raise AssertionError("sources built for a cached quote")
+engine.Sources.default = no_sources
+[got] = quote(["AAPL"])
+assert got.price == 230.1, got
+print("keyring" in sys.modules, "yfinance" in sys.modules)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]

@@ -20,13 +20,26 @@ MENTION = re.compile(
 )
 
 NOT_REPO_PATHS = {
-    # Paths inside the .xlsm package (a zip), in a user's home, or in another project.
+    # Paths inside the .xlsm package (a zip) or its VBA project (OLE streams), in a user's
+    # home, or in another project.
     "xl/vbaProject.bin",
     "customUI/customUI14.xml",
+    "VBA/_VBA_PROJECT",
+    "VBA/dir",
     "~/.cache/xlrebalance",
     "yfinance/",
 }
 """Slashed `code` spans that name something outside the repository, on purpose."""
+
+PENDING = {
+    # Referenced by work merged while in progress; the file arrives with its branch. When it
+    # lands, test_pending_references_are_still_pending fails: delete the line here.
+    "bench/reference.py": "planner",
+    "docs/backtest.md": "backtest",
+    "docs/sync.md": "sync",
+    "docs/sync.ko.md": "sync",
+}
+"""Repository paths referenced before their branch is merged, and that branch."""
 
 
 def _anchors(page: Path) -> set[str]:
@@ -39,6 +52,8 @@ def _anchors(page: Path) -> set[str]:
 
 
 def _exists(text: str, page: Path) -> bool:
+    if text in PENDING:
+        return True
     bases = (ROOT, page.parent, ROOT / "python" / "xlrebalance")
     if any(ch in text for ch in "*?"):
         return any(any(base.glob(text)) for base in bases)
@@ -78,7 +93,7 @@ def test_code_and_help_point_to_pages_that_exist() -> None:
     missing = set()
     for source in sources:
         for page in re.findall(r"docs/[\w.-]+\.md", source.read_text(encoding="utf-8")):
-            if not (ROOT / page).exists():
+            if not (ROOT / page).exists() and page not in PENDING:
                 missing.add(f"{source.relative_to(ROOT)}: {page}")
     assert not missing, sorted(missing)
 
@@ -86,3 +101,8 @@ def test_code_and_help_point_to_pages_that_exist() -> None:
 def test_no_reference_to_files_outside_the_repository() -> None:
     for page in PAGES:
         assert "shared/" not in page.read_text(encoding="utf-8"), page.name
+
+
+def test_pending_references_are_still_pending() -> None:
+    arrived = [path for path in PENDING if (ROOT / path).exists()]
+    assert not arrived, f"now in the repository, remove from PENDING: {arrived}"

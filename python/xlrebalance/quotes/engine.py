@@ -112,7 +112,7 @@ def refresh(
     wants: Sequence[Want],
     *,
     cache: QuoteCache,
-    sources: Sources,
+    sources: Sources | Callable[[], Sources],
     offline: bool = False,
     now: datetime | None = None,
     policy: FreshnessPolicy | None = None,
@@ -127,7 +127,10 @@ def refresh(
     one in another currency than ``currencies`` names for its ticker (FX pairs and KRX codes
     are checked without being named), or an implausible jump from the last good price (the
     cache's, else ``reference``) is refused like a failed fetch -- never cached, and the last
-    good price is used instead, marked stale with the reason."""
+    good price is used instead, marked stale with the reason.
+
+    ``sources`` may be a factory, called only when something must be fetched: building the
+    default sources asks the OS keyring for a KRX login, which a cached answer need not pay."""
     now = now or datetime.now(UTC)
     policy = policy or FreshnessPolicy()
     sanity = sanity or SanityPolicy()
@@ -162,6 +165,8 @@ def refresh(
     refused: list[str] = []
     fetched_symbols = 0
     if todo:
+        if not isinstance(sources, Sources):
+            sources = sources()
         fetched, fetched_symbols, notices = _fetch(todo, cache, sources, now, progress)
         good: list[Quote] = []
         for want in todo:

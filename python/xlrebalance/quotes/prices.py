@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -70,7 +70,6 @@ def fill_prices(
     own_cache = cache is None
     cache = cache if cache is not None else QuoteCache()
     try:
-        sources = sources if sources is not None else Sources.default(cache)
         now = now or datetime.now(UTC)
         base = portfolio.base_currency
         first: dict[str, Holding] = {}
@@ -87,7 +86,7 @@ def fill_prices(
         fetched = refresh(
             ask,
             cache=cache,
-            sources=sources,
+            sources=sources if sources is not None else _default_sources(cache),
             offline=offline,
             now=now,
             policy=policy,
@@ -186,6 +185,11 @@ def _require_prices(portfolio: Portfolio, report: QuoteReport) -> None:
             raise PortfolioError(f"fx.{pair}", f"no FX rate for {currency} in {base} ({why})")
 
 
+def _default_sources(cache: QuoteCache) -> Callable[[], Sources]:
+    """Yahoo and (with a login) KRX, built only if the cache cannot answer (see refresh)."""
+    return lambda: Sources.default(cache)
+
+
 def quote(
     tickers: Iterable[str],
     *,
@@ -205,7 +209,7 @@ def quote(
         report = refresh(
             wants,
             cache=cache,
-            sources=sources if sources is not None else Sources.default(cache),
+            sources=sources if sources is not None else _default_sources(cache),
             offline=offline,
             now=now,
             policy=policy,
