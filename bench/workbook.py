@@ -1,13 +1,27 @@
 """Headless refresh of a 700-row Holdings workbook, offline: time to read, plan and write.
 
-.venv/bin/python bench/workbook.py
+Then the installed command on odd workbooks, each beside the plain one: time and peak memory
+(the child's maximum resident set) of ``xlrebalance refresh --offline``:
+
+- plain: the 700-row workbook;
+- stray cell: the same with one value at Holdings!A1048576 (refused, naming the cell);
+- big user sheet: the same with a user sheet of ``--user-rows`` rows (default 1,000,000) x 6
+  columns, which the tool does not own.
+
+.venv/bin/python bench/workbook.py [--user-rows N] [--skip-big]
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import random
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 from openpyxl import load_workbook
@@ -60,7 +74,103 @@ def make_book(path: Path) -> None:
     save_workbook(wb, path, backup=False)
 
 
+def add_user_sheet(path: Path, rows: int) -> None:
+    """A user sheet of ``rows`` x 6 (dates, text, numbers), written straight as sheet XML
+    (openpyxl would need gigabytes to build it) in place of a small sheet openpyxl added."""
+    wb = load_workbook(path, keep_vba=True)
+    ws = wb.create_sheet("MyData")
+    ws["A1"] = "placeholder"
+    save_workbook(wb, path, backup=False)
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        workbook = z.read("xl/workbook.xml").decode()
+        rels = z.read("xl/_rels/workbook.xml.rels").decode()
+    import re
+
+    rid = re.search(r'<sheet [^>]*name="MyData"[^>]*r:id="(rId\d+)"', workbook)
+    assert rid is not None
+    target = re.search(rf'Id="{rid.group(1)}"[^>]*Target="/?(?:xl/)?([^"]+)"', rels) or re.search(
+        rf'Target="/?(?:xl/)?([^"]+)"[^>]*Id="{rid.group(1)}"', rels
+    )
+    assert target is not None
+    part = "xl/" + target.group(1)
+    out = path.with_suffix(".tmp")
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name in names:
+            if name != part:
+                dst.writestr(src.getinfo(name), src.read(name))
+        with dst.open(part, "w", force_zip64=True) as sheet:
+            sheet.write(
+                b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+                b"<sheetData>"
+            )
+            chunk: list[str] = []
+            for r in range(1, rows + 1):
+                chunk.append(
+                    f'<row r="{r}"><c r="A{r}"><v>{45000 + r % 900}</v></c>'
+                    f'<c r="B{r}" t="inlineStr"><is><t>item {r}</t></is></c>'
+                    f'<c r="C{r}"><v>{r * 1.5}</v></c><c r="D{r}"><v>{r % 97}</v></c>'
+                    f'<c r="E{r}" t="inlineStr"><is><t>note {r % 13}</t></is></c>'
+                    f'<c r="F{r}"><v>{r}</v></c></row>'
+                )
+                if len(chunk) == 10_000:
+                    sheet.write("".join(chunk).encode())
+                    chunk = []
+            sheet.write("".join(chunk).encode() + b"</sheetData></worksheet>")
+    os.replace(out, path)
+
+
+def add_stray_cell(path: Path) -> None:
+    wb = load_workbook(path, keep_vba=True)
+    wb["Holdings"].cell(row=1_048_576, column=1, value="stray")
+    save_workbook(wb, path, backup=False)
+
+
+def run_refresh(path: Path) -> tuple[float, float, int]:
+    """Seconds, peak MB and exit code of ``xlrebalance refresh --offline`` on ``path``."""
+    script = Path(sys.executable).parent / "xlrebalance"
+    command = [str(script) if script.exists() else "xlrebalance", "refresh", str(path)]
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        [*command, "--offline"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - start
+    if child.stderr is not None:
+        child.stderr.close()
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return elapsed, usage.ru_maxrss / 1024, child.returncode
+
+
+def odd_workbooks(tmp: Path, user_rows: int, skip_big: bool) -> None:
+    plain = tmp / "plain.xlsm"
+    make_book(plain)
+    cases = [("plain (700 holdings)", plain)]
+    stray = tmp / "stray.xlsm"
+    shutil.copyfile(plain, stray)
+    add_stray_cell(stray)
+    cases.append(("stray value at Holdings!A1048576", stray))
+    if not skip_big:
+        big = tmp / "big.xlsm"
+        shutil.copyfile(plain, big)
+        add_user_sheet(big, user_rows)
+        size = big.stat().st_size / 1e6
+        cases.append((f"user sheet of {user_rows:,} rows ({size:.0f} MB file)", big))
+    print()
+    print(f"{'xlrebalance refresh --offline':44} {'time':>8} {'peak RSS':>10}  exit")
+    for label, path in cases:
+        seconds, peak, code = run_refresh(path)
+        print(f"{label:44} {seconds:7.1f}s {peak:8.0f}MB  {code}")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--user-rows", type=int, default=1_000_000)
+    parser.add_argument("--skip-big", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        odd_workbooks(Path(tmp), args.user_rows, args.skip_big)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.xlsm"
         make_book(path)

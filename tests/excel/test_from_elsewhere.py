@@ -42,12 +42,16 @@ def quote(price, currency):
     return Quote("", price, currency, now, "fake", QuoteStatus.OK, fetched=now)
 answers = {{"KRW=X": quote(1450.0, "KRW")}}
 holdings = next(s for s in payload["sheets"] if s["name"] == "Holdings")["values"]
+price = holdings[2].index("Price")
 for row in holdings[3:]:
     ticker = str(row[1])
+    # Sheet prices near the answers: a fetched price 5x away from the last one is held back.
     if ticker[:1].isdigit():
-        answers[ticker + ".KS"] = quote(30000.0, "KRW")
+        answers[ticker + ".KS"] = quote(10000.0, "KRW")
+        row[price] = 9000.0
     elif ticker:
-        answers[ticker] = quote(200.0, "USD")
+        answers[ticker] = quote(100.0, "USD")
+        row[price] = 90.0
 yahoo = FakeSource(answers, name="yahoo")
 Sources.default = classmethod(lambda cls, cache=None: Sources(yahoo))
 """
@@ -161,7 +165,7 @@ def test_run_main_refreshes_prices_orders_and_history(places: dict[str, Path]) -
     price, source = header.index("Price"), header.index("Source")
     rows = [r for r in holdings[3:] if r and r[1]]
     assert rows and all(r[source] == "yahoo" for r in rows)
-    assert {r[price] for r in rows} <= {200.0, 30000.0}
+    assert {r[price] for r in rows} <= {100.0, 10000.0}
     orders = after["Orders"]
     sides = {r[3] for r in orders[4:] if len(r) > 3 and r[3]}
     assert sides and sides <= {"BUY", "SELL"}
