@@ -130,9 +130,15 @@ def example_portfolio(example: str) -> Portfolio | None:
 
 
 def build_workbook(
-    path: str | Path, *, lang: Lang = "en", example: str = "seed", overwrite: bool = True
+    path: str | Path,
+    *,
+    lang: Lang = "en",
+    example: str = "seed",
+    overwrite: bool = True,
+    backup: bool = False,
 ) -> Path:
-    """Write a new workbook at ``path`` (reproducible: same inputs, same bytes)."""
+    """Write a new workbook at ``path`` (reproducible: same inputs, same bytes); with
+    ``backup`` a file replaced there is kept as ``<name>.bak``."""
     path = Path(path)
     check_target(path)
     if path.exists() and not overwrite:
@@ -170,7 +176,7 @@ def build_workbook(
         )
     workbook.properties.creator = AUTHOR
     workbook.properties.title = "xlrebalance"
-    save_workbook(workbook, path, fresh=True, reproducible=True, backup=False)
+    save_workbook(workbook, path, fresh=True, reproducible=True, backup=backup)
     return path
 
 
