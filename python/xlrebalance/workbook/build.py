@@ -307,7 +307,7 @@ def _groups(ws: Worksheet, portfolio: Portfolio | None, lang: Lang) -> None:
 
 
 def _setting_value(key: str, portfolio: Portfolio | None) -> Any:
-    from xlrebalance.model import Settings
+    from xlrebalance.model import Market, Settings
 
     s = portfolio.settings if portfolio else Settings()
     if key == "base_currency":
@@ -333,6 +333,9 @@ def _setting_value(key: str, portfolio: Portfolio | None) -> Any:
         return getattr(fee, path[2]) if fee else 0
     if head == "sell_tax":
         return s.sell_tax.get(".".join(path[1:]), 0.0)
+    if head == "fee_rounding":
+        rule = s.rounding(Market(path[1]))
+        return rule.unit if path[2] == "unit" else rule.mode.value
     value = getattr(s, head)
     return getattr(value, "value", value)
 
