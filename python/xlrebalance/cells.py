@@ -23,17 +23,21 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from xlrebalance.errors import PortfolioError
 from xlrebalance.model import (
     CASH,
+    DEFAULT_FEE_ROUNDING,
     KNOWN_CURRENCIES,
     MARKET_CURRENCY,
     Band,
     Fee,
+    FeeRounding,
     Kind,
     Market,
     Mode,
+    RoundingMode,
     Settings,
     infer_market,
     merge_sell_tax,
@@ -468,6 +472,10 @@ def setting_key(name: str) -> str | None:
         return f"settings.fees.{parts[1].upper()}.{parts[2].lower()}"
     if head == "sell_tax" and len(parts) == 2:
         return f"settings.sell_tax.{parts[1].upper()}"
+    if head == "fee_rounding" and len(parts) == 3 and parts[2].lower() in ("unit", "mode"):
+        return f"settings.fee_rounding.{parts[1].upper()}.{parts[2].lower()}"
+    if head == "cash_reserve" and len(parts) >= 3:  # an account id may contain dots
+        return f"settings.cash_reserve.{'.'.join(parts[1:-1])}.{parts[-1].upper()}"
     return None
 
 
@@ -552,6 +560,8 @@ def settings_from_rows(rows: Sequence[SettingRow]) -> ReadSettings:
     fee_parts: dict[str, dict[str, float]] = {}
     sell_tax: dict[str, float] = {}
     extras: dict[str, float] = {}
+    rounding_parts: dict[str, dict[str, Any]] = {}
+    reserve: dict[str, dict[str, float]] = {}
     for key, row in values.items():
         if key.startswith("fx."):
             fx[key[3:]] = num(key, 0.0, currency=key[-3:])  # base units per 1 unit
@@ -573,6 +583,17 @@ def settings_from_rows(rows: Sequence[SettingRow]) -> ReadSettings:
             sell_tax[key.split(".", 2)[2]] = num(key, 0.0, percent=True)
         elif key.startswith("workbook."):
             extras[key] = num(key, 0.0)
+        elif key.startswith("settings.fee_rounding."):
+            _, _, market_, part = key.split(".")
+            if part == "unit":
+                rounding_parts.setdefault(market_, {})["unit"] = num(key, 0.0)
+            else:
+                rounding_parts.setdefault(market_, {})["mode"] = _rounding_mode(row)
+            locations.setdefault(f"settings.fee_rounding.{market_}", row.where)
+        elif key.startswith("settings.cash_reserve."):
+            holder, _, currency_ = key[len("settings.cash_reserve.") :].rpartition(".")
+            reserve.setdefault(holder, {})[currency_] = num(key, 0.0, currency=currency_.upper())
+            locations.setdefault(f"settings.cash_reserve.{holder}", row.where)
     mode_row = values.get("settings.mode")
     band_row = values.get("settings.band")
     band = (
@@ -597,11 +618,28 @@ def settings_from_rows(rows: Sequence[SettingRow]) -> ReadSettings:
         fx_spread=num("settings.fx_spread", 0.0, percent=True),
         auto_fx=yes("settings.auto_fx", defaults.auto_fx),
         time_limit=num("settings.time_limit", defaults.time_limit),
+        fee_rounding={
+            m: FeeRounding(
+                p.get("unit", DEFAULT_FEE_ROUNDING.get(m, FeeRounding()).unit),
+                p.get("mode", DEFAULT_FEE_ROUNDING.get(m, FeeRounding()).mode),
+            )
+            for m, p in rounding_parts.items()
+        },
+        cash_reserve=reserve,
     )
     cash_target = None if "targets.CASH" not in values else num("targets.CASH", 0.0, percent=True)
     if band_row is not None:
         locations["settings.band.absolute"] = locations["settings.band.relative"] = band_row.where
     return ReadSettings(base, fx, settings, cash_target, extras, locations)
+
+
+def _rounding_mode(row: SettingRow) -> RoundingMode:
+    raw = text(row.value).lower()
+    for mode_ in RoundingMode:
+        if raw == mode_.value:
+            return mode_
+    options = ", ".join(m.value for m in RoundingMode)
+    raise PortfolioError(row.where, f"rounding {show(row.value)} is not one of {options}")
 
 
 def _band(value: object, where: str) -> Band:

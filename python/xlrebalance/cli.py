@@ -95,8 +95,10 @@ def _plan(args: argparse.Namespace) -> int:
     from xlrebalance.pnl import pnl_report
     from xlrebalance.quotes import fill_prices
 
+    inp = None
     if workbook_commands.is_workbook(args.file):
-        portfolio = workbook_commands.load_workbook_portfolio(args.file)
+        inp = workbook_commands.load_workbook_input(args.file, offline=args.offline)
+        portfolio = inp.portfolio
     else:
         workbook_commands.check_plan_input(args.file)
         portfolio = load_portfolio(args.file, offline=args.offline)
@@ -117,7 +119,10 @@ def _plan(args: argparse.Namespace) -> int:
         stale = quotes.stale
         for line in quotes.refused:
             print(f"xlrebalance: {line}", file=sys.stderr)
-        if note := quotes.note():
+        note = quotes.note()
+        if quotes.unreachable:  # one line: every price is the file's (or the cache's)
+            note = workbook_commands.no_network_note(args.file, inp, quotes.unreachable)
+        if note:
             print(f"xlrebalance: {note}", file=sys.stderr)
             notes = (note,)
     # A plan from stale prices says so in its own output too, for programs reading --json.

@@ -21,15 +21,18 @@ from xlrebalance import cells
 from xlrebalance.errors import PortfolioError
 from xlrebalance.model import (
     CASH,
+    DEFAULT_FEE_ROUNDING,
     MARKET_CURRENCY,
     Account,
     Band,
     ExposureLimits,
     Fee,
+    FeeRounding,
     Group,
     Holding,
     Plan,
     Portfolio,
+    RoundingMode,
     Settings,
     merge_sell_tax,
     validate,
@@ -50,6 +53,7 @@ SETTINGS_KEYS = (
     "mode", "contribution", "contribution_account", "fractional", "band", "min_trade_value",
     "fees", "sell_tax", "fx_spread", "auto_fx", "time_limit",
     "exposure_limits", "realised_gains_this_year",
+    "fee_rounding", "cash_reserve",
 )  # fmt: skip
 EXPOSURE_LIMIT_KEYS = ("company", "sector", "gross_leverage")
 
@@ -231,6 +235,12 @@ def portfolio_to_dict(portfolio: Portfolio) -> dict[str, Any]:
         settings["exposure_limits"] = limits
     if s.realised_gains_this_year:
         settings["realised_gains_this_year"] = s.realised_gains_this_year
+    if s.fee_rounding:
+        settings["fee_rounding"] = {
+            m: {"unit": r.unit, "mode": r.mode.value} for m, r in s.fee_rounding.items()
+        }
+    if s.cash_reserve:
+        settings["cash_reserve"] = {a: dict(c) for a, c in s.cash_reserve.items()}
     if s.contribution_account is not None:
         settings["contribution_account"] = s.contribution_account
     holdings = []
@@ -507,6 +517,37 @@ def _settings(value: object, base: str) -> Settings:
         realised_gains_this_year=_number(
             item.get("realised_gains_this_year", 0.0), "settings.realised_gains_this_year"
         ),
+        fee_rounding={
+            market.upper(): _rounding(rule, f"settings.fee_rounding.{market}")
+            for market, rule in _object(
+                item.get("fee_rounding", {}), "settings.fee_rounding"
+            ).items()
+        },
+        cash_reserve={
+            account: _money_map(amounts, f"settings.cash_reserve.{account}")
+            for account, amounts in _object(
+                item.get("cash_reserve", {}), "settings.cash_reserve"
+            ).items()
+        },
+    )
+
+
+def _rounding_mode(value: object, where: str) -> RoundingMode:
+    raw = _text(value, where).strip().lower()
+    for mode in RoundingMode:
+        if raw == mode.value:
+            return mode
+    options = ", ".join(m.value for m in RoundingMode)
+    raise PortfolioError(where, f"expected one of {options}, got {raw!r}")
+
+
+def _rounding(value: object, where: str) -> FeeRounding:
+    item = _object(value, where)
+    _known_keys(item, ("unit", "mode"), where)
+    default = DEFAULT_FEE_ROUNDING.get(where.rsplit(".", 1)[1].upper(), FeeRounding())
+    return FeeRounding(
+        unit=_number(item.get("unit", default.unit), f"{where}.unit"),
+        mode=_rounding_mode(item.get("mode", default.mode.value), f"{where}.mode"),
     )
 
 

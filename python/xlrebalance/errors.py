@@ -28,3 +28,9 @@ class InfeasibleError(XlRebalanceError):
 
 class QuoteError(XlRebalanceError):
     """A quote source failed as a whole (not one ticker: those get a status instead)."""
+
+
+class NetworkUnreachable(QuoteError):
+    """No network: a connection was refused, a host name did not resolve, or a request timed
+    out. The first such failure stops a refresh; prices already on hand are used, and the
+    user gets one line saying so."""

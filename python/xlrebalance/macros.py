@@ -13,21 +13,25 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xlrebalance.errors import PortfolioError, XlRebalanceError
 from xlrebalance.model import Plan, Portfolio
 from xlrebalance.planner import plan as make_plan
 from xlrebalance.quotes import QuoteStatus, fill_prices
-from xlrebalance.workbook.book import Book
+from xlrebalance.workbook.book import Book, CellValue
 from xlrebalance.workbook.reader import WorkbookInput, read_input
 from xlrebalance.workbook.schema import (
+    HEADER_ROW,
+    HISTORY_COLUMNS,
+    HISTORY_SHEET,
     ORDER_COLUMNS,
     ORDERS_HEADER_ROW,
     ORDERS_SHEET,
     SETTINGS_SHEET,
     WARNING_CELL,
     Lang,
+    sheet_title,
 )
 from xlrebalance.workbook.writer import (
     PriceUpdate,
@@ -38,6 +42,9 @@ from xlrebalance.workbook.writer import (
     write_orders,
     write_prices,
 )
+
+if TYPE_CHECKING:
+    from xlrebalance.quotes import Sources
 
 log = logging.getLogger(__name__)
 
@@ -50,22 +57,32 @@ class RefreshResult:
     lang: str
     refused: tuple[str, ...] = ()
     """Fetched prices refused as absurd, in the wrong currency or an implausible jump."""
+    notes: tuple[str, ...] = ()
+    """What the user should be told beside the plan (a sheet recreated, no network)."""
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now().replace(microsecond=0)
 
 
+STALE_MARK = " (stale)"
+"""Appended to a Source cell whose price is not fresh; it stays until a real quote replaces
+the price, so the next run still counts that price stale whatever its time says."""
+
+
 def staleness(
     inp: WorkbookInput, now: dt.datetime, fresh: frozenset[str] = frozenset()
 ) -> Staleness:
-    """Tickers whose sheet price is older than the freshness setting or has no time."""
+    """Tickers whose sheet price is older than the freshness setting, has no time, or is
+    marked stale in its Source cell (``fresh``: tickers just priced by a fresh quote)."""
     limit = dt.timedelta(hours=inp.quote_max_age_hours)
     stale: dict[str, None] = {}
-    for h, time in zip(inp.portfolio.holdings, inp.price_times, strict=True):
+    rows = zip(inp.portfolio.holdings, inp.price_times, inp.sources, strict=True)
+    for h, time, source in rows:
         if h.ticker in fresh:
             continue
-        if time is None or now - time.replace(tzinfo=None) > limit:
+        marked = bool(source) and str(source).endswith(STALE_MARK)
+        if marked or time is None or now - time.replace(tzinfo=None) > limit:
             stale[h.ticker] = None
     return Staleness(tuple(stale), inp.quote_max_age_hours, len(inp.portfolio.tickers()))
 
@@ -84,19 +101,27 @@ def _say(book: Book) -> Say:
 
 
 def _fetch_quotes(
-    book: Book, inp: WorkbookInput, now: dt.datetime, *, accept_jumps: bool = False
-) -> tuple[WorkbookInput, frozenset[str], dict[str, str], tuple[str, ...]]:
+    book: Book,
+    inp: WorkbookInput,
+    now: dt.datetime,
+    sources: Sources | None = None,
+    *,
+    accept_jumps: bool = False,
+) -> tuple[WorkbookInput, frozenset[str], dict[str, str], tuple[str, ...], tuple[str, ...]]:
     """Fill prices and FX through the quotes package and write them to the sheet.
 
-    Returns the refreshed input, the tickers priced fresh, the tickers the sources had
-    no price for (with why) and one line per refused price. Tickers without a price are shown
-    in their Source cell, not raised, so one unknown ticker does not lose every other price.
-    A price the sources could not give (or gave and was refused: absurd, wrong currency, a
-    jump) leaves the sheet's price, time and source as they were: the row then counts as
-    stale by its own time."""
-    say = _say(book)
+    Returns the refreshed input, the tickers priced fresh, the tickers the sources had no
+    price for (with why) -- shown in their Source cell, not raised, so one unknown ticker
+    does not lose every other price --, one line per refused price, and notes for the user.
+
+    A price's time is the time of the quote it came from, never the time of this run: a
+    price the sources could not refresh (or gave and was refused: absurd, wrong currency, a
+    jump) keeps its price, time and Source (stale mark included) untouched, and without a
+    network nothing on the sheet changes at all."""
+    from xlrebalance.quotes.prices import TYPED_SOURCE
     from xlrebalance.quotes.sanity import SanityPolicy
 
+    say = _say(book)
     sanity = SanityPolicy(max_jump=inp.max_price_jump, accept_jumps=accept_jumps)
 
     def progress(done: int, total: int) -> None:
@@ -104,30 +129,36 @@ def _fetch_quotes(
 
     say("xlrebalance: fetching prices")
     portfolio, report = fill_prices(
-        inp.portfolio, offline=False, strict=False, progress=progress, sanity=sanity
+        inp.portfolio,
+        offline=False,
+        strict=False,
+        progress=progress,
+        sanity=sanity,
+        sources=sources,
     )
+    if report.unreachable:
+        return inp, frozenset(), {}, (), (no_network_note(inp, report.unreachable),)
     updates: dict[int, PriceUpdate] = {}
+    times = list(inp.price_times)
+    marks = list(inp.sources)
     fresh: set[str] = set()
     missing: dict[str, str] = {}
-    for i, (old, new) in enumerate(zip(inp.portfolio.holdings, portfolio.holdings, strict=True)):
-        quote = report.get(new.ticker, new.market.value) or report.get(new.ticker)
-        if new.price is None:
+    for i, h in enumerate(portfolio.holdings):
+        quote = report.get(h.ticker, h.market.value) or report.get(h.ticker)
+        if h.price is None:
             why = (quote.detail or quote.status.value) if quote is not None else "no price"
-            missing[new.ticker] = why
+            missing[h.ticker] = why
             updates[i] = PriceUpdate(None, None, f"no price: {why}")
-            continue
-        if quote is not None and quote.source == "file":
-            continue  # the sheet's own price, kept: its time and source stay true
-        # A quote without a price left the sheet's price in place: that price is not fresh.
-        is_stale = quote is not None and (quote.status is QuoteStatus.STALE or quote.price is None)
-        if new.price != old.price or quote is not None:
-            time = quote.time if quote is not None else None
-            source = (quote.source if quote is not None else "") or "quotes"
-            updates[i] = PriceUpdate(
-                new.price, _sheet_time(time, now), source + (" (stale)" if is_stale else "")
-            )
-            if not is_stale:
-                fresh.add(new.ticker)
+        elif quote is None or quote.source == TYPED_SOURCE or quote.price is None:
+            continue  # not refreshed: the sheet's own price, time and mark stand
+        else:
+            ok = quote.status is QuoteStatus.OK
+            time = _sheet_time(quote.time or quote.fetched)
+            updates[i] = PriceUpdate(quote.price, time, quote.source + ("" if ok else STALE_MARK))
+            if ok:
+                fresh.add(h.ticker)
+        if i in updates:
+            times[i], marks[i] = updates[i].time, updates[i].source
     say("xlrebalance: writing prices")
     write_prices(book, inp, updates)
     for key, rate in portfolio.fx.items():
@@ -138,13 +169,25 @@ def _fetch_quotes(
         if q.price is None and q.ticker not in portfolio.fx:
             missing[q.ticker] = q.detail or q.status.value
     refused = tuple(str(line) for line in report.refused)
-    return replace(inp, portfolio=portfolio), frozenset(fresh), missing, refused
+    refreshed = replace(inp, portfolio=portfolio, price_times=tuple(times), sources=tuple(marks))
+    return refreshed, frozenset(fresh), missing, refused, ()
 
 
-def _sheet_time(time: object, now: dt.datetime) -> dt.datetime:
+def no_network_note(inp: WorkbookInput, why: str) -> str:
+    """The one line a refresh without a network says: which prices the plan is made from."""
+    times = [t for t in inp.price_times if t is not None]
+    if not times:
+        return f"no network: using the prices on the sheet, which have no price time ({why})"
+    old, new = min(times), max(times)
+    when = f"{old:%Y-%m-%d %H:%M}" + (f" to {new:%Y-%m-%d %H:%M}" if new != old else "")
+    undated = ", some without a time" if len(times) < len(inp.price_times) else ""
+    return f"no network: using the prices on the sheet from {when}{undated} ({why})"
+
+
+def _sheet_time(time: dt.datetime | None) -> dt.datetime | None:
     """Excel has no time zones: a quote's time in this computer's local time."""
-    if not isinstance(time, dt.datetime):
-        return now
+    if time is None:
+        return None
     return time.astimezone().replace(tzinfo=None) if time.tzinfo else time
 
 
@@ -154,6 +197,7 @@ def refresh(
     offline: bool = False,
     now: dt.datetime | None = None,
     accept_jumps: bool = False,
+    sources: Sources | None = None,
 ) -> RefreshResult:
     """The main job: prices (unless ``offline``), orders and a History row.
 
@@ -165,8 +209,11 @@ def refresh(
     inp = read_input(book, offline=offline)
     fresh: frozenset[str] = frozenset()
     refused: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
     if not offline:
-        inp, fresh, missing, refused = _fetch_quotes(book, inp, now, accept_jumps=accept_jumps)
+        inp, fresh, missing, refused, notes = _fetch_quotes(
+            book, inp, now, sources, accept_jumps=accept_jumps
+        )
         _require_prices(inp, missing)
     say("xlrebalance: computing orders")
     result = _with_hidden_rows(book, inp, _plan(inp, now, fresh))
@@ -174,10 +221,34 @@ def refresh(
         plan = replace(result.plan, warnings=result.plan.warnings + refused)
         result = replace(result, plan=plan, refused=refused)
     result = _exposure(book, inp, result, offline=offline)
+    notes += ensure_owned_sheets(book, inp.lang, (ORDERS_SHEET, HISTORY_SHEET))
+    if notes:
+        plan = replace(result.plan, warnings=result.plan.warnings + notes)
+        result = replace(result, plan=plan, notes=notes)
     say("xlrebalance: writing orders")
     write_orders(book, result.plan, inp.portfolio, inp.lang, result.staleness, now)
     _history(book, "refresh", inp.portfolio, result.plan, result.staleness, now, inp.lang)
     return result
+
+
+def ensure_owned_sheets(book: Book, lang: Lang, names: tuple[str, ...]) -> tuple[str, ...]:
+    """Recreate the sheets the tool writes (Orders, History) when the user deleted them, with
+    their title and header; one note per sheet made, to tell the user."""
+    notes = []
+    for name in names:
+        if name in book.sheet_names():
+            continue
+        book.add_sheet(name)
+        book.write_block(name, 1, 1, [[sheet_title(name, lang)]])
+        if name == HISTORY_SHEET:
+            header: list[CellValue] = [c.header(lang) for c in HISTORY_COLUMNS]
+            book.write_block(name, HEADER_ROW, 1, [header])
+        notes.append(
+            f"{name} 시트가 없어서 새로 만들었습니다"
+            if lang == "ko"
+            else f"the {name} sheet was missing: recreated it"
+        )
+    return tuple(notes)
 
 
 def _exposure(
@@ -291,9 +362,12 @@ class PriceRefresh:
     staleness: Staleness
     missing: Mapping[str, str]
     refused: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     def problems(self) -> str | None:
         """One message for the user, or None when every price is fresh."""
+        if self.notes:  # no network: the one line says it all
+            return "; ".join(self.notes)
         parts = []
         if self.missing:
             listed = "; ".join(f"{t}: {why}" for t, why in list(self.missing.items())[:8])
@@ -306,7 +380,9 @@ class PriceRefresh:
         return "Prices: " + "; ".join(parts) if parts else None
 
 
-def refresh_prices(book: Book, *, now: dt.datetime | None = None) -> PriceRefresh:
+def refresh_prices(
+    book: Book, *, now: dt.datetime | None = None, sources: Sources | None = None
+) -> PriceRefresh:
     """Ribbon "Refresh prices": fetch quotes into Holdings (and FX into Settings).
 
     A ticker the sources do not know is marked in its Source cell and reported, never
@@ -314,8 +390,8 @@ def refresh_prices(book: Book, *, now: dt.datetime | None = None) -> PriceRefres
     now = now or _now()
     _say(book)("xlrebalance: reading the workbook")
     inp = read_input(book, offline=False)
-    inp, fresh, missing, refused = _fetch_quotes(book, inp, now)
-    return PriceRefresh(staleness(inp, now, fresh), missing, refused)
+    inp, fresh, missing, refused, notes = _fetch_quotes(book, inp, now, sources)
+    return PriceRefresh(staleness(inp, now, fresh), missing, refused, notes)
 
 
 def compute_orders(book: Book, *, now: dt.datetime | None = None) -> Plan:
@@ -323,15 +399,20 @@ def compute_orders(book: Book, *, now: dt.datetime | None = None) -> Plan:
     now = now or _now()
     inp = read_input(book, offline=True)
     result = _with_hidden_rows(book, inp, _plan(inp, now, frozenset()))
-    write_orders(book, result.plan, inp.portfolio, inp.lang, result.staleness, now)
-    return result.plan
+    notes = ensure_owned_sheets(book, inp.lang, (ORDERS_SHEET,))
+    plan = replace(result.plan, warnings=result.plan.warnings + notes)
+    write_orders(book, plan, inp.portfolio, inp.lang, result.staleness, now)
+    return plan
 
 
-def snapshot(book: Book, *, now: dt.datetime | None = None) -> None:
-    """Ribbon "Snapshot": a History row with today's value and drift (no planning)."""
+def snapshot(book: Book, *, now: dt.datetime | None = None) -> tuple[str, ...]:
+    """Ribbon "Snapshot": a History row with today's value and drift (no planning). Returns
+    what the user should be told (a History sheet recreated)."""
     now = now or _now()
     inp = read_input(book, offline=True)
+    notes = ensure_owned_sheets(book, inp.lang, (HISTORY_SHEET,))
     _history(book, "snapshot", inp.portfolio, None, staleness(inp, now), now, inp.lang)
+    return notes
 
 
 def sync(book: Book, *, passphrase: str | None = None) -> Any:
@@ -382,13 +463,13 @@ def run_in_excel(xw_book: Any, name: str, *, now: dt.datetime | None = None) -> 
     problem: str | None = None
     try:
         if name == "refresh":
-            refresh(book, now=now)
+            problem = "; ".join(refresh(book, now=now).notes) or None
         elif name == "refresh_prices":
             problem = refresh_prices(book, now=now).problems()
         elif name == "compute_orders":
             compute_orders(book, now=now)
         elif name == "snapshot":
-            snapshot(book, now=now)
+            problem = "; ".join(snapshot(book, now=now)) or None
         elif name == "sync":
             outcome = sync(book)
             lines = [*outcome.conflicts, *outcome.notes]

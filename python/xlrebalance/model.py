@@ -182,6 +182,50 @@ def merge_sell_tax(user: Mapping[str, float]) -> dict[str, float]:
     return merged
 
 
+class RoundingMode(StrEnum):
+    UP = "up"
+    NEAREST = "nearest"
+    DOWN = "down"
+
+
+@dataclass(frozen=True)
+class FeeRounding:
+    """How a broker rounds each fee and each tax of a market: to a whole number of ``unit``
+    (in the trade's currency; 0: not rounded), ``up``, to the ``nearest`` or ``down``."""
+
+    unit: float = 0.0
+    mode: RoundingMode = RoundingMode.UP
+
+    def apply(self, amount: float) -> float:
+        if self.unit <= 0 or amount == 0:
+            return amount
+        steps = amount / self.unit
+        if abs(steps - round(steps)) < 1e-9:  # 0.30000000000000004 cents is 30, not 31
+            steps = round(steps)
+        if self.mode is RoundingMode.UP:
+            whole = math.ceil(steps)
+        elif self.mode is RoundingMode.DOWN:
+            whole = math.floor(steps)
+        else:
+            whole = math.floor(steps + 0.5)
+        return round(whole * self.unit, 10)
+
+    @property
+    def margin(self) -> float:
+        """The most rounding adds to one amount."""
+        if self.mode is RoundingMode.UP:
+            return self.unit
+        return self.unit / 2 if self.mode is RoundingMode.NEAREST else 0.0
+
+
+# Korean brokers drop fractions of a won on commissions and the transaction tax (원 미만
+# 절사); US brokers bill whole cents, and the SEC fee is rounded up to the next cent.
+DEFAULT_FEE_ROUNDING: Mapping[str, FeeRounding] = {
+    "KR": FeeRounding(1.0, RoundingMode.DOWN),
+    "US": FeeRounding(0.01, RoundingMode.UP),
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     mode: Mode = Mode.REBALANCE
@@ -197,9 +241,21 @@ class Settings:
     time_limit: float = 1.0
     exposure_limits: ExposureLimits = field(default_factory=lambda: ExposureLimits())
     realised_gains_this_year: float = 0.0  # base currency, overseas sales before this plan
+    fee_rounding: Mapping[str, FeeRounding] = field(default_factory=dict)
+    """Per market, over :data:`DEFAULT_FEE_ROUNDING` (a market not named keeps its default)."""
+    cash_reserve: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    """Cash a plan leaves untouched: account -> currency -> amount."""
 
     def fee(self, market: Market) -> Fee:
         return self.fees.get(market.value, Fee())
+
+    def rounding(self, market: Market) -> FeeRounding:
+        return self.fee_rounding.get(
+            market.value, DEFAULT_FEE_ROUNDING.get(market.value, FeeRounding())
+        )
+
+    def reserve(self, account: str, currency: str) -> float:
+        return self.cash_reserve.get(account, {}).get(currency, 0.0)
 
     def tax_rate(self, market: Market, kind: Kind) -> float:
         key = f"{market.value}:{kind.value}"
@@ -516,6 +572,24 @@ def _validate_settings(portfolio: Portfolio, locate: Locate) -> None:
             limits.gross_leverage, locate("settings.exposure_limits.gross_leverage"), minimum=0
         )
     check_number(s.realised_gains_this_year, locate("settings.realised_gains_this_year"))
+    for market, rounding in s.fee_rounding.items():
+        if market not in Market.__members__:
+            raise PortfolioError(
+                locate(f"settings.fee_rounding.{market}"),
+                f"unknown market {market!r} (expected US or KR)",
+            )
+        check_number(rounding.unit, locate(f"settings.fee_rounding.{market}.unit"), minimum=0)
+    accounts = {a.id for a in portfolio.accounts}
+    for account, amounts in s.cash_reserve.items():
+        if account not in accounts:
+            raise PortfolioError(
+                locate(f"settings.cash_reserve.{account}"),
+                f"{account!r} is not one of the accounts",
+            )
+        for currency, amount in amounts.items():
+            where = locate(f"settings.cash_reserve.{account}.{currency}")
+            check_currency(currency, where)
+            check_number(amount, where, minimum=0)
 
 
 # --------------------------------------------------------------------------------------------

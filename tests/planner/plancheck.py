@@ -11,6 +11,7 @@ import copy
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any
 
 from xlrebalance.document import plan_to_dict, portfolio_from_dict
@@ -21,6 +22,31 @@ CASH_EPS = 1e-6
 WEIGHT_EPS = 1e-9
 
 DEFAULT_TAX = {"KR:STOCK": 0.002, "KR:ETF": 0.0}
+# docs/portfolio-format.md: fees and taxes are billed in whole won (fractions dropped) and in
+# whole cents (rounded up) unless settings.fee_rounding says otherwise.
+DEFAULT_ROUNDING = {"KR": (1.0, "down"), "US": (0.01, "up")}
+_DECIMAL_MODES = {"up": ROUND_CEILING, "down": ROUND_FLOOR, "nearest": ROUND_HALF_UP}
+
+
+def billed(s: dict[str, Any], market: str, amount: float) -> float:
+    """A fee or tax as the broker bills it, in decimal arithmetic (not the planner's)."""
+    unit_default, mode_default = DEFAULT_ROUNDING[market]
+    rule = s.get("fee_rounding", {}).get(market, {})
+    unit, mode = rule.get("unit", unit_default), rule.get("mode", mode_default)
+    if unit <= 0 or amount == 0:
+        return amount
+    steps = (Decimal(repr(amount)) / Decimal(repr(unit))).quantize(Decimal("1e-9"))
+    whole = steps.to_integral_value(rounding=_DECIMAL_MODES[mode])
+    return float(whole * Decimal(repr(unit)))
+
+
+def reserves(doc: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Cash each account keeps: its reserve, as far as its cash at the start covers it."""
+    kept: dict[str, dict[str, float]] = defaultdict(dict)
+    for account, amounts in doc["settings"].get("cash_reserve", {}).items():
+        for currency, amount in amounts.items():
+            kept[account][currency] = min(amount, max(start_cash(doc)[account][currency], 0.0))
+    return kept
 
 
 def document(
@@ -183,8 +209,10 @@ def sell_everything(doc: dict[str, Any]) -> dict[str, Any]:
             continue
         amount = h["quantity"] * h["price"]
         fee_rule = s.get("fees", {}).get(h["market"], {})
-        fee = max(fee_rule.get("rate", 0.0) * amount, fee_rule.get("min", 0.0))
-        tax = _tax_rate(s, h["market"], h.get("kind", "STOCK")) * amount
+        fee = billed(
+            s, h["market"], max(fee_rule.get("rate", 0.0) * amount, fee_rule.get("min", 0.0))
+        )
+        tax = billed(s, h["market"], _tax_rate(s, h["market"], h.get("kind", "STOCK")) * amount)
         orders.append(
             {
                 "account": h["account"],
@@ -298,9 +326,11 @@ def check_plan(
             f"{key}: {o['side']} of {amount * rate:.2f} below the minimum trade value"
         )
         fee_rule = s.get("fees", {}).get(h["market"], {})
-        fee = max(fee_rule.get("rate", 0.0) * amount, fee_rule.get("min", 0.0))
+        fee = billed(
+            s, h["market"], max(fee_rule.get("rate", 0.0) * amount, fee_rule.get("min", 0.0))
+        )
         tax_rate = _tax_rate(s, h["market"], h.get("kind", "STOCK"))
-        tax = tax_rate * amount if o["side"] == "SELL" else 0.0
+        tax = billed(s, h["market"], tax_rate * amount) if o["side"] == "SELL" else 0.0
         assert math.isclose(o["amount"], amount, rel_tol=1e-9, abs_tol=1e-6), (key, o, amount)
         assert math.isclose(o["fees"], fee, rel_tol=1e-9, abs_tol=1e-6), (key, o, fee)
         assert math.isclose(o["taxes"], tax, rel_tol=1e-9, abs_tol=1e-6), (key, o, tax)
@@ -330,9 +360,13 @@ def check_plan(
         given = c["sell_amount"] * _rate(doc, c["sell_currency"])
         facts.costs_base += given - c["buy_amount"] * _rate(doc, c["buy_currency"])
 
+    kept = reserves(doc)
     for account, balances in cash.items():
         for currency, amount in balances.items():
-            assert amount >= -CASH_EPS, f"{account} {currency} cash ends at {amount}"
+            floor = kept.get(account, {}).get(currency, 0.0)
+            assert amount >= floor - CASH_EPS, (
+                f"{account} {currency} cash ends at {amount}, below {floor} (zero or reserve)"
+            )
             if not summary:
                 continue
             reported = out["summary"]["cash_after"].get(account, {}).get(currency, 0.0)

@@ -97,7 +97,9 @@ def test_build_is_reproducible_and_committed_workbook_is_a_fresh_build(
     again = build_workbook(tmp_path / built.name)
     assert built.read_bytes() == again.read_bytes()
     committed = ROOT / "rebalance.xlsm"
-    assert _parts(committed) == _parts(built), "rebuild: xlrebalance workbook build"
+    assert _parts(committed) == _parts(built), (
+        "rebuild: xlrebalance workbook build --out rebalance.xlsm"
+    )
 
 
 def test_vba_reads_back_as_the_bas_sources(built: Path) -> None:

@@ -190,14 +190,86 @@ def plan(portfolio: Portfolio, options: PlannerOptions | None = None) -> Plan:
     problem = build_problem(portfolio)
     limit = options.time_limit if options.time_limit is not None else portfolio.settings.time_limit
     result = plan_trades(problem, options, limit)
+    if problem.margin_short and not _settles(portfolio, result.problem, result.state):
+        # An account held less than the rounding margin and the plan spends it to the last
+        # cent: plan again with the whole margin set aside (trades must earn it), and keep
+        # doing nothing if that is closer to the targets or nothing else is possible.
+        strict = build_problem(portfolio, full_margin=True)
+        idle = TradeState(result.problem)
+        try:
+            retried = plan_trades(strict, options, limit)
+        except InfeasibleError:
+            retried = None
+        if retried is not None and retried.state.objective <= idle.objective:
+            return assemble_plan(portfolio, retried.problem, retried.state, retried.report)
+        if idle.account_feasible() and _settles(portfolio, result.problem, idle):
+            # Doing nothing; a group it leaves above its cap is named, as when no sale the
+            # account can pay for brings it under.
+            for g in idle.violated_caps():
+                idle.relax_cap(g)
+            return assemble_plan(portfolio, result.problem, idle, result.report)
+        if retried is None:
+            raise InfeasibleError(
+                "no plan keeps every account's cash above zero once fees are rounded"
+            )
+        return assemble_plan(portfolio, retried.problem, retried.state, retried.report)
+    return assemble_plan(portfolio, problem, result.state, result.report)
     return assemble_plan(portfolio, result.problem, result.state, result.report)
+
+
+def _rounded_costs(portfolio: Portfolio, state: TradeState) -> tuple[list[float], list[float]]:
+    """Fee and tax of each position as the broker bills them (rounded per market)."""
+    s = portfolio.settings
+    fees, taxes = [], []
+    for i, h in enumerate(portfolio.holdings):
+        rule = s.rounding(h.market)
+        fees.append(rule.apply(state.fee_native(i)))
+        taxes.append(rule.apply(state.tax_native(i)))
+    return fees, taxes
+
+
+def _real_balances(
+    portfolio: Portfolio,
+    p: Problem,
+    state: TradeState,
+    a: int,
+    fees: list[float],
+    taxes: list[float],
+) -> list[float]:
+    """Account ``a``'s balances after trades at billed costs, less its reserve: what the
+    planner's balances (cash less reserve and margin) become once the margin is given back
+    and the rounding taken."""
+    balances = [
+        b + float(w) - float(r)
+        for b, w, r in zip(
+            state.balances[a], p.withheld_native[a], p.reserve_native[a], strict=True
+        )
+    ]
+    for i in range(p.size):
+        if p.account[i] == a:
+            extra = fees[i] - state.fee_native(i) + taxes[i] - state.tax_native(i)
+            balances[int(p.currency[i])] -= extra
+    return balances
+
+
+def _settles(portfolio: Portfolio, p: Problem, state: TradeState) -> bool:
+    """Whether every account stays at or above its reserve once costs are rounded."""
+    fees, taxes = _rounded_costs(portfolio, state)
+    rates = p.rate.tolist()
+    return all(
+        settle(_real_balances(portfolio, p, state, a, fees, taxes), rates, p.base, p.auto_fx,
+               p.fx_spread).feasible
+        for a in range(len(p.accounts))
+    )  # fmt: skip
 
 
 def assemble_plan(
     portfolio: Portfolio, problem: Problem, state: TradeState, report: SolverReport
 ) -> Plan:
-    """Orders, cash after and summary for the trades in ``state`` (any solver's)."""
+    """Orders, cash after and summary for the trades in ``state`` (any solver's). Fees and
+    taxes are reported as the broker rounds them; cash after follows from those."""
     p = problem
+    fees, taxes = _rounded_costs(portfolio, state)
     orders = []
     for i, h in enumerate(portfolio.holdings):
         q = state.x[i]
@@ -213,8 +285,8 @@ def assemble_plan(
                 price=float(p.price_native[i]),
                 currency=h.currency,
                 amount=_money(quantity * float(p.price_native[i])),
-                fees=_money(state.fee_native(i)),
-                taxes=_money(state.tax_native(i)),
+                fees=_money(fees[i]),
+                taxes=_money(taxes[i]),
                 name=h.name,
             )
         )
@@ -228,7 +300,7 @@ def assemble_plan(
     fx_cost = 0.0
     cash_total_after = 0.0
     for a, account in enumerate(p.accounts):
-        balances = state.balances[a][:]
+        balances = _real_balances(portfolio, p, state, a, fees, taxes)
         settled = settle(balances, rates, p.base, p.auto_fx, p.fx_spread)
         fx_cost += settled.spread_cost
         for c, amount in settled.converted:
@@ -241,7 +313,10 @@ def assemble_plan(
                 got = -amount * rates[c] * (1 - p.fx_spread)
                 balances[p.base] += got
                 conversions.append(Conversion(account, p.currencies[c], base, -amount, got))
-        used = {c for c, v in enumerate(p.cash_native[a]) if v != 0}
+        for c, reserve in enumerate(p.reserve_native[a].tolist()):
+            balances[c] += reserve  # set aside above, never spent
+        start = p.cash_native[a] + p.withheld_native[a]
+        used = {c for c, v in enumerate(start.tolist()) if v != 0}
         used |= {int(p.currency[i]) for i in range(p.size) if p.account[i] == a}
         cash_after[account] = {
             p.currencies[c]: _money(balances[c]) for c in sorted(used | {p.base})
@@ -260,8 +335,8 @@ def assemble_plan(
     w_after = weights(values_after, cash_total_after)
     targets = {t: w for t, w in portfolio.targets.items()}
     targets.setdefault(CASH, 0.0)
-    fees_total = sum(state.fee_native(i) * rates[int(p.currency[i])] for i in range(p.size))
-    taxes_total = sum(state.tax_native(i) * rates[int(p.currency[i])] for i in range(p.size))
+    fees_total = sum(fees[i] * rates[int(p.currency[i])] for i in range(p.size))
+    taxes_total = sum(taxes[i] * rates[int(p.currency[i])] for i in range(p.size))
     summary = Summary(
         base_currency=base,
         value_before=_money(sum(values_before.values()) + cash_before),

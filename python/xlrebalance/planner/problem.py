@@ -73,6 +73,10 @@ class Problem:
     caps: tuple[CapRule, ...]
     total: float  # value of everything after the contribution, before trading: V0
     warnings: tuple[str, ...]
+    # broker rounding and reserves: cash_native is what may be spent, this much less
+    reserve_native: FloatArray  # (accounts, currencies): the reserve, as far as cash covers it
+    withheld_native: FloatArray  # reserve + rounding margin taken out of cash_native
+    margin_short: bool  # some account could not set the whole rounding margin aside
 
     @property
     def size(self) -> int:
@@ -83,8 +87,15 @@ class Problem:
         return 10.0**-FRACTIONAL_DIGITS if self.fractional else 1.0
 
 
-def build_problem(portfolio: Portfolio) -> Problem:
-    """Flatten a validated portfolio (prices and FX present) into a :class:`Problem`."""
+def build_problem(portfolio: Portfolio, *, full_margin: bool = False) -> Problem:
+    """Flatten a validated portfolio (prices and FX present) into a :class:`Problem`.
+
+    The cash that may be spent leaves out each account's reserve and a rounding margin: the
+    most broker rounding can add (one unit per fee and per tax a trade there may pay), so a
+    plan stays above the reserve once fees are rounded. The margin comes out of cash on hand
+    only as far as there is some, so that doing nothing stays possible; ``full_margin``
+    takes all of it (trades must then earn it), for :func:`~xlrebalance.planner.plan` to
+    retry with when the first plan would dip below after rounding."""
     s = portfolio.settings
     accounts = tuple(a.id for a in portfolio.accounts)
     account_of = {a: i for i, a in enumerate(accounts)}
@@ -197,6 +208,7 @@ def build_problem(portfolio: Portfolio) -> Problem:
                 )
         caps.append(CapRule(g.name, members.astype(np.int64), g.max_weight, reachable, value))
 
+    reserve, withheld, short = _withheld(portfolio, cash, currency_of, lo, hi, full_margin)
     return Problem(
         account=position_account,
         ticker=ticker,
@@ -215,7 +227,7 @@ def build_problem(portfolio: Portfolio) -> Problem:
         currencies=currencies,
         rate=rate,
         base=0,
-        cash_native=cash,
+        cash_native=cash - withheld,
         cash_target_value=portfolio.targets.get(CASH, 0.0) * total,
         auto_fx=s.auto_fx,
         fx_spread=s.fx_spread,
@@ -224,7 +236,42 @@ def build_problem(portfolio: Portfolio) -> Problem:
         caps=tuple(caps),
         total=total,
         warnings=tuple(warnings),
+        reserve_native=reserve,
+        withheld_native=withheld,
+        margin_short=short,
     )
+
+
+def _withheld(
+    portfolio: Portfolio,
+    cash: FloatArray,
+    currency_of: dict[str, int],
+    lo: FloatArray,
+    hi: FloatArray,
+    full_margin: bool,
+) -> tuple[FloatArray, FloatArray, bool]:
+    """Reserve and rounding margin per account and currency (see :func:`build_problem`)."""
+    s = portfolio.settings
+    account_of = {a.id: i for i, a in enumerate(portfolio.accounts)}
+    margin = np.zeros_like(cash)
+    for i, h in enumerate(portfolio.holdings):
+        if lo[i] == 0 and hi[i] == 0:
+            continue  # cannot trade: pays nothing
+        step = s.rounding(h.market).margin
+        fee = s.fee(h.market)
+        payments = int(fee.rate > 0 or fee.min > 0) + int(
+            lo[i] < 0 and s.tax_rate(h.market, h.kind) > 0
+        )
+        margin[account_of[h.account], currency_of[h.currency]] += step * payments
+    reserve = np.zeros_like(cash)
+    for account, amounts in s.cash_reserve.items():
+        for currency, amount in amounts.items():
+            if currency in currency_of:
+                a, c = account_of[account], currency_of[currency]
+                reserve[a, c] = min(amount, max(float(cash[a, c]), 0.0))
+    room = np.maximum(cash - reserve, 0.0)
+    taken = margin if full_margin else np.minimum(margin, room)
+    return reserve, reserve + taken, bool((taken < margin - 1e-12).any())
 
 
 def min_trade_quantity(problem: Problem, i: int) -> float:

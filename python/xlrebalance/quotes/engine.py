@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
+from xlrebalance.errors import NetworkUnreachable
 from xlrebalance.quotes.cache import QuoteCache
 from xlrebalance.quotes.calendar import SEOUL, FreshnessPolicy
 from xlrebalance.quotes.krx import NO_CREDENTIALS, KrxSource, find_credentials, notice_once
@@ -74,6 +75,9 @@ class QuoteReport:
     """One line per fetched price refused by :mod:`.sanity` (``TICKER: why``)."""
     held: tuple[str, ...] = ()
     """Tickers whose fetched price was refused as an implausible jump (``--accept-jumps``)."""
+    unreachable: str | None = None
+    """Why the network could not be reached (the first failure stopped the fetch), when no
+    price at all came from it; None otherwise."""
     _index: dict[tuple[str, str], Quote] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -164,10 +168,11 @@ def refresh(
     held: list[str] = []
     refused: list[str] = []
     fetched_symbols = 0
+    unreachable: str | None = None
     if todo:
         if not isinstance(sources, Sources):
             sources = sources()
-        fetched, fetched_symbols, notices = _fetch(todo, cache, sources, now, progress)
+        fetched, fetched_symbols, notices, unreachable = _fetch(todo, cache, sources, now, progress)
         good: list[Quote] = []
         for want in todo:
             got = fetched[want]
@@ -196,6 +201,7 @@ def refresh(
         notices=tuple(notices),
         refused=tuple(refused),
         held=tuple(held),
+        unreachable=unreachable,
     )
 
 
@@ -229,7 +235,7 @@ def _fetch(
     sources: Sources,
     now: datetime,
     progress: ProgressCallback | None,
-) -> tuple[dict[Want, Quote], int, list[str]]:
+) -> tuple[dict[Want, Quote], int, list[str], str | None]:
     notices: list[str] = []
     kr_codes = [w.ticker for w in todo if w.market == "KR"]
     known = cache.symbols(kr_codes) if kr_codes else {}
@@ -244,9 +250,6 @@ def _fetch(
             symbols_of[want] = [yahoo_symbol(want.ticker, want.market)]
     yahoo_symbols = list(dict.fromkeys(s for ss in symbols_of.values() for s in ss))
     krx_codes = kr_codes if sources.krx is not None else []
-    if kr_codes and sources.krx is None and sources.krx_notice:
-        notice_once(sources.krx_notice)
-        notices.append(sources.krx_notice)
 
     total = (len(yahoo_symbols) if sources.yahoo else 0) + len(krx_codes)
     done = [0]
@@ -259,11 +262,17 @@ def _fetch(
         if progress:
             progress(min(count, total), total)
 
+    unreachable: list[str] = []
+
     def run(source: QuoteSource | None, symbols: list[str]) -> Mapping[str, Quote]:
         if source is None or not symbols:
             return {}
         try:
             return source.fetch(symbols, progress=advance)
+        except NetworkUnreachable as exc:
+            unreachable.append(str(exc))
+            detail = f"no network ({exc})"
+            return {s: failure(s, source.name, QuoteStatus.ERROR, detail) for s in symbols}
         except Exception as exc:  # a source that breaks as a whole fails its symbols only
             detail = f"{source.name} failed: {exc}"
             return {s: failure(s, source.name, QuoteStatus.ERROR, detail) for s in symbols}
@@ -272,6 +281,12 @@ def _fetch(
         yahoo_job = pool.submit(run, sources.yahoo, yahoo_symbols)
         krx_job = pool.submit(run, sources.krx, krx_codes)
         from_yahoo, from_krx = yahoo_job.result(), krx_job.result()
+    got_any = any(q.price is not None for q in (*from_yahoo.values(), *from_krx.values()))
+    offline_now = unreachable[0] if unreachable and not got_any else None
+    if kr_codes and sources.krx is None and sources.krx_notice and offline_now is None:
+        # Said after the fetch: without a network, the one "no network" line is enough.
+        notice_once(sources.krx_notice)
+        notices.append(sources.krx_notice)
 
     out: dict[Want, Quote] = {}
     learned: dict[str, str] = {}
@@ -299,7 +314,7 @@ def _fetch(
     cache.remember_symbols(
         {t: s for t, s in learned.items() if known.get(t) != s and t not in forget}, now
     )
-    return out, total, notices
+    return out, total, notices, offline_now
 
 
 def _newest(candidates: list[Quote]) -> Quote:

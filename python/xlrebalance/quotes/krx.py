@@ -36,12 +36,13 @@ from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from xlrebalance.errors import QuoteError
+from xlrebalance.errors import NetworkUnreachable, QuoteError
 from xlrebalance.quotes.calendar import KRX, SEOUL
-from xlrebalance.quotes.net import Counter, RetryPolicy, Transient, rewrite_url
+from xlrebalance.quotes.net import Counter, RetryPolicy, Transient, probe, rewrite_url
 from xlrebalance.quotes.types import Progress, Quote, QuoteStatus, failure
 
 KRX_ENV = "XLREBALANCE_KRX_URL"
+KRX_URL = "https://data.krx.co.kr/"
 KEYRING_SERVICE = "xlrebalance"
 SESSION_LIFETIME = timedelta(minutes=50)  # KRX sessions last an hour; renew early
 MARKET_SUFFIX = {"STK": ".KS", "KSQ": ".KQ"}  # KONEX has no Yahoo symbol
@@ -139,6 +140,7 @@ class KrxSource:
     credentials: Credentials
     base_url: str | None = None
     timeout: float = 10.0
+    connect_timeout: float = 1.5
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     name: str = "krx"
@@ -156,6 +158,10 @@ class KrxSource:
         codes = list(dict.fromkeys(symbols))
         if not codes:
             return {}
+        # Before pykrx (and pandas) load: without a network, say so at once.
+        why = probe(rewrite_url(KRX_URL, self.base_url), self.connect_timeout)
+        if why is not None:
+            raise NetworkUnreachable(why)
         with _PYKRX_LOCK:
             try:
                 out = self._fetch(codes)

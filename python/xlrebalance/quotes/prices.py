@@ -18,6 +18,10 @@ from xlrebalance.quotes.types import Quote, QuoteStatus
 
 _PAIR = re.compile(r"^[A-Z]{6}$")
 
+TYPED_SOURCE = "file"
+"""Source of a quote that is the price typed in the portfolio (kept when no fresh one came):
+it has no time of its own, and a workbook leaves such a row as it is."""
+
 
 def fx_pair(ticker: str) -> bool:
     """``USDKRW`` names an FX pair: six letters, two known currency codes."""
@@ -113,6 +117,7 @@ def fill_prices(
             notices=fetched.notices,
             refused=fetched.refused,
             held=fetched.held,
+            unreachable=fetched.unreachable,
         )
     finally:
         if own_cache:
@@ -159,7 +164,7 @@ def _typed(
         price=price,
         currency=currency,
         time=None,
-        source="file",
+        source=TYPED_SOURCE,
         status=status,
         market=want.market,
         name=getattr(holding, "name", None),

@@ -31,13 +31,14 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from xlrebalance.errors import QuoteError
+from xlrebalance.errors import NetworkUnreachable, QuoteError
 from xlrebalance.quotes.net import (
     Counter,
     DeadlineExceeded,
     RetryPolicy,
     Transient,
     bounded_map,
+    probe,
     rewrite_url,
 )
 from xlrebalance.quotes.types import Progress, Quote, QuoteStatus, failure
@@ -94,6 +95,24 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, curl_exc.RequestException | TimeoutError | ConnectionError)
 
 
+def is_unreachable(exc: BaseException) -> bool:
+    """A failure that means no network rather than a bad or slow answer: the host name did
+    not resolve, or the connection was refused or timed out. A server that accepted the
+    connection and then answered too slowly is a network that works: retried, not this."""
+    try:
+        from curl_cffi.requests import exceptions as curl_exc
+    except ImportError:  # pragma: no cover - curl_cffi ships with yfinance
+        return isinstance(exc, ConnectionRefusedError)
+    if isinstance(exc, curl_exc.SSLError | curl_exc.ProxyError):
+        return False  # a network is there; something on it refused us
+    if isinstance(exc, curl_exc.Timeout):
+        text = str(exc)  # curl says which phase timed out: "(28) Connection timed out ..."
+        return isinstance(exc, curl_exc.ConnectTimeout) or any(
+            phase in text for phase in ("Connection timed out", "Resolving timed out")
+        )
+    return isinstance(exc, curl_exc.ConnectionError | ConnectionRefusedError)
+
+
 _CURL_ERROR = re.compile(r"curl: \(\d+\) (.*?)(?:\. See |$)")
 
 
@@ -126,6 +145,9 @@ class YahooSource:
 
     base_url: str | None = None
     timeout: float = 8.0
+    connect_timeout: float = 1.5
+    """Seconds to reach Yahoo (name lookup and TCP handshake): any working network does it in
+    well under a second, and a dropped connection must not cost the whole ``timeout``."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     chunk_size: int = 100
     workers: int = 8
@@ -138,6 +160,9 @@ class YahooSource:
     consent set-up included) is cut to it."""
     _retry_after: float | None = field(default=None, repr=False)
     """The last ``Retry-After`` of a 429, for the 429s yfinance turns into exceptions."""
+    unreachable: str | None = field(default=None, repr=False)
+    """Set by the first request that found no network; later requests of this source then
+    fail at once instead of waiting for their own timeouts."""
 
     def __post_init__(self) -> None:
         if self.base_url is None:
@@ -159,6 +184,10 @@ class YahooSource:
             return {s: failure(s, self.name, QuoteStatus.ERROR, why) for s in asked}
         try:
             self._deadline, self._retry_after = deadline, None
+            # Each fetch finds out afresh (a source can live long, e.g. under =QUOTE()).
+            self.unreachable = probe(rewrite_url(QUOTE_URL, self.base_url), self.connect_timeout)
+            if self.unreachable is not None:
+                raise NetworkUnreachable(self.unreachable)
             data = self._yfdata()
             chunks = [asked[i : i + self.chunk_size] for i in range(0, len(asked), self.chunk_size)]
             results: dict[str, Quote] = {}
@@ -171,6 +200,8 @@ class YahooSource:
                     return chunk, exc
 
             for chunk, outcome in bounded_map(batch, chunks, self.workers):
+                if isinstance(outcome, NetworkUnreachable):
+                    raise outcome  # nothing else can get through either
                 if isinstance(outcome, dict):
                     results.update(outcome)
                     if progress:
@@ -198,6 +229,8 @@ class YahooSource:
         finally:
             self._deadline = None
             _YF_LOCK.release()
+        if self.unreachable is not None and not any(q.price is not None for q in results.values()):
+            raise NetworkUnreachable(self.unreachable)
         return {s: results[s] for s in asked}
 
     def fetch_profiles(
@@ -476,6 +509,10 @@ def _redirecting_session(owner: YahooSource) -> Any:
 
     class RedirectingSession(curl_requests.Session):  # type: ignore[type-arg]
         def request(self, method: Any, url: str, *args: Any, **kwargs: Any) -> Any:
+            if owner.unreachable is not None:
+                # Not isinstance of what yfinance swallows: its cookie and crumb steps pass
+                # this up instead of trying their other strategies one timeout each.
+                raise NetworkUnreachable(owner.unreachable)
             given = kwargs.get("timeout")
             cap = owner.timeout
             if owner._deadline is not None:
@@ -483,9 +520,19 @@ def _redirecting_session(owner: YahooSource) -> Any:
                 if left <= 0.05:
                     raise DeadlineExceeded(f"{owner.retry.budget:g} s used up")
                 cap = min(cap, left)
-            kwargs["timeout"] = min(given, cap) if isinstance(given, int | float) else cap
+            total = min(given, cap) if isinstance(given, int | float) else cap
+            connect = min(owner.connect_timeout, total)
+            kwargs["timeout"] = (connect, max(total - connect, 0.05))
             owner.requests.add()
-            response = super().request(method, rewrite_url(url, owner.base_url), *args, **kwargs)
+            try:
+                response = super().request(
+                    method, rewrite_url(url, owner.base_url), *args, **kwargs
+                )
+            except Exception as exc:
+                if is_unreachable(exc):
+                    owner.unreachable = f"{_describe(exc)} ({urlsplit_host(url, owner)})"
+                    raise NetworkUnreachable(owner.unreachable) from exc
+                raise
             if int(response.status_code) == 429:
                 owner._retry_after = retry_after(response)
             return response
@@ -513,6 +560,13 @@ def retry_after(response: Any) -> float | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+def urlsplit_host(url: str, owner: YahooSource) -> str:
+    """The host a request went to (after the base-URL rewrite), for the one-line message."""
+    from urllib.parse import urlsplit
+
+    return urlsplit(rewrite_url(url, owner.base_url)).netloc or url
 
 
 def yahoo_symbol(ticker: str, market: str) -> str:

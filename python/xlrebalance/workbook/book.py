@@ -55,6 +55,10 @@ class Book(Protocol):
         them. Returns the first row written."""
         ...
 
+    def add_sheet(self, name: str) -> None:
+        """Add an empty sheet after the last one (a sheet the tool owns, gone missing)."""
+        ...
+
 
 class Layout(Protocol):
     """What a :class:`Book` may also say about a sheet's layout (both adapters do; a book
@@ -196,6 +200,9 @@ class OpenpyxlBook:
             if min_row < first <= max_row + 1 and last > max_row:
                 table.ref = f"{_letter(min_col)}{min_row}:{_letter(max_col)}{last}"
         return first
+
+    def add_sheet(self, name: str) -> None:
+        self.workbook.create_sheet(name)
 
 
 SPARSE_CELLS = 200_000

@@ -130,9 +130,15 @@ def example_portfolio(example: str) -> Portfolio | None:
 
 
 def build_workbook(
-    path: str | Path, *, lang: Lang = "en", example: str = "seed", overwrite: bool = True
+    path: str | Path,
+    *,
+    lang: Lang = "en",
+    example: str = "seed",
+    overwrite: bool = True,
+    backup: bool = False,
 ) -> Path:
-    """Write a new workbook at ``path`` (reproducible: same inputs, same bytes)."""
+    """Write a new workbook at ``path`` (reproducible: same inputs, same bytes); with
+    ``backup`` a file replaced there is kept as ``<name>.bak``."""
     path = Path(path)
     check_target(path)
     if path.exists() and not overwrite:
@@ -170,7 +176,7 @@ def build_workbook(
         )
     workbook.properties.creator = AUTHOR
     workbook.properties.title = "xlrebalance"
-    save_workbook(workbook, path, fresh=True, reproducible=True, backup=False)
+    save_workbook(workbook, path, fresh=True, reproducible=True, backup=backup)
     return path
 
 
@@ -301,7 +307,7 @@ def _groups(ws: Worksheet, portfolio: Portfolio | None, lang: Lang) -> None:
 
 
 def _setting_value(key: str, portfolio: Portfolio | None) -> Any:
-    from xlrebalance.model import Settings
+    from xlrebalance.model import Market, Settings
 
     s = portfolio.settings if portfolio else Settings()
     if key == "base_currency":
@@ -327,6 +333,9 @@ def _setting_value(key: str, portfolio: Portfolio | None) -> Any:
         return getattr(fee, path[2]) if fee else 0
     if head == "sell_tax":
         return s.sell_tax.get(".".join(path[1:]), 0.0)
+    if head == "fee_rounding":
+        rule = s.rounding(Market(path[1]))
+        return rule.unit if path[2] == "unit" else rule.mode.value
     value = getattr(s, head)
     return getattr(value, "value", value)
 

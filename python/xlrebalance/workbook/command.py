@@ -23,8 +23,14 @@ def add_commands(commands: Any) -> None:
     )
     build.add_argument(
         "--out", default=None,
-        help="where to write (default: rebalance.xlsm in the checkout, else in this folder)",
+        help="where to write (default: rebalance.xlsm in the checkout, else in this folder; "
+        "only if it does not exist)",
     )  # fmt: skip
+    build.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a workbook that holds data of yours (kept as <name>.bak)",
+    )
     build.set_defaults(handler=_build)
     new = sub.add_parser("new", help="start a new workbook from an example")
     new.add_argument("path", help="the .xlsm to create (must not exist)")
@@ -60,12 +66,37 @@ def add_commands(commands: Any) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
+    """Build rebalance.xlsm. Replacing a file takes ``--out`` naming it, and a file with the
+    user's data in it (see :mod:`.userdata`) also ``--force``; its old bytes then stay in
+    ``<name>.bak``. Run from any folder, a bare ``build`` never replaces anything."""
+    import tempfile
+
     from xlrebalance.workbook.build import build_workbook, checkout_root, write_run_main
+    from xlrebalance.workbook.package import backup_path, check_target
+    from xlrebalance.workbook.userdata import user_data
 
     root = checkout_root() or Path.cwd()
     out = Path(args.out) if args.out else root / "rebalance.xlsm"
-    build_workbook(out, lang="en", example="seed")
-    print(f"built {out}")
+    check_target(out)
+    backup = False
+    if out.exists():
+        if not args.out:
+            raise XlRebalanceError(
+                f"{out} exists: to build over it, name it: xlrebalance workbook build --out {out}"
+            )
+        with tempfile.TemporaryDirectory() as folder:
+            pristine = build_workbook(Path(folder) / out.name, lang="en", example="seed")
+            found = user_data(out, pristine)
+        if found and not args.force:
+            raise XlRebalanceError(
+                f"{out} holds data of yours ({'; '.join(found[:3])}): nothing was written. "
+                f"Build elsewhere, or replace it with --force (the old file is kept as "
+                f"{backup_path(out).name})"
+            )
+        backup = bool(found)
+    build_workbook(out, lang="en", example="seed", backup=backup)
+    kept = f" (previous version kept as {backup_path(out).name})" if backup else ""
+    print(f"built {out}{kept}")
     companion = write_run_main(out, overwrite=True)
     if companion:
         print(f"built {companion} (xlwings' Run main)")
@@ -124,7 +155,7 @@ def _refresh(args: argparse.Namespace) -> int:
             f"{target.name}",
             file=sys.stderr,
         )
-    for line in result.refused:
+    for line in (*result.refused, *result.notes):
         print(f"xlrebalance: {line}", file=sys.stderr)
     from xlrebalance.report import default_lang, print_plan
 
@@ -168,18 +199,34 @@ def check_plan_input(path: str) -> None:
         )
 
 
-def load_workbook_portfolio(path: str) -> Any:
-    """The validated portfolio of a workbook (for ``xlrebalance plan BOOK.xlsm``)."""
+def load_workbook_input(path: str, *, offline: bool = True) -> Any:
+    """The validated input of a workbook (for ``xlrebalance plan BOOK.xlsm``). Online, a
+    blank price is allowed: the quotes fill it before planning."""
     from xlrebalance.workbook.book import OpenpyxlBook
     from xlrebalance.workbook.reader import read_input
 
-    return read_input(OpenpyxlBook.open(path), offline=True).portfolio
+    return read_input(OpenpyxlBook.open(path), offline=offline)
+
+
+def load_workbook_portfolio(path: str, *, offline: bool = True) -> Any:
+    return load_workbook_input(path, offline=offline).portfolio
+
+
+def no_network_note(path: str, inp: Any, why: str) -> str:
+    """One line for ``plan`` without a network: the sheet's price times, or the file's."""
+    if inp is not None:
+        from xlrebalance.macros import no_network_note as sheet_note
+
+        return str(sheet_note(inp, why))
+    return f"no network: using the prices in {path} ({why})"
 
 
 __all__ = [
     "add_commands",
     "check_plan_input",
     "is_workbook",
+    "load_workbook_input",
     "load_workbook_portfolio",
+    "no_network_note",
     "shutil",
 ]

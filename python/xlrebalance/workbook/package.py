@@ -245,6 +245,26 @@ def check_target(path: Path) -> None:
             "folder first)"
         )
     check_not_open(path)
+    check_writable(path.parent)
+
+
+def check_writable(folder: Path) -> None:
+    """Refuse a folder this process cannot create files in (read-only share, permissions):
+    saves go through a temp file beside the workbook. Tried, not guessed from mode bits,
+    which say nothing for root or network drives."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".xlrebalance-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise _unwritable(folder, exc) from exc
+    os.close(fd)
+    os.unlink(name)
+
+
+def _unwritable(folder: Path, exc: OSError) -> XlRebalanceError:
+    return XlRebalanceError(
+        f"{folder}: cannot write in this folder ({exc.strerror or exc}): write elsewhere with "
+        "--out, or make the folder writable"
+    )
 
 
 def save_workbook(
@@ -284,7 +304,10 @@ def save_workbook(
         if lost and path.exists() and path.samefile(source):
             raise PackageLossError(path.name, lost)
     mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else _new_file_mode()
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _unwritable(path.parent, exc) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -307,6 +330,11 @@ def save_workbook(
             finally:
                 Path(bak_temp).unlink(missing_ok=True)
         os.replace(temp, path)
+    except OSError as exc:  # a full disk, a file locked by another program
+        Path(temp).unlink(missing_ok=True)
+        raise XlRebalanceError(
+            f"{path}: could not be written ({exc.strerror or exc}); it is as it was"
+        ) from exc
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise

@@ -129,6 +129,9 @@ class XlwingsBook:
         except Exception:  # no COM (remote engine), or no visible cell at all
             return set()
 
+    def add_sheet(self, name: str) -> None:
+        self.book.sheets.add(name, after=self.book.sheets[len(self.book.sheets) - 1])
+
     # -- what only a live workbook has ----------------------------------------------------
 
     def status(self, text: str | None) -> None:
