@@ -19,8 +19,9 @@ import time
 
 import numpy as np
 
-from xlrebalance.backtest import BacktestConfig, PriceHistory, parse_policy, prepare, simulate
-from xlrebalance.backtest.simulate import QUICK, THOROUGH
+from xlrebalance.backtest.history import PriceHistory
+from xlrebalance.backtest.policy import parse_policy
+from xlrebalance.backtest.simulate import QUICK, THOROUGH, BacktestConfig, prepare, simulate
 from xlrebalance.model import Account, Fee, Holding, Market, Portfolio, Settings
 
 CAPITAL = 100_000_000.0
@@ -120,7 +121,13 @@ def main(argv: list[str] | None = None) -> int:
 
         out = Path(args.examples)
         out.mkdir(parents=True, exist_ok=True)
-        root = Path(__file__).resolve().parents[1] / "templates" / "examples"
+        root = (
+            Path(__file__).resolve().parents[1]
+            / "python"
+            / "xlrebalance"
+            / "templates"
+            / "examples"
+        )
         for name in ("seed", "equal-weight"):
             book = load_portfolio(root / f"{name}.json", offline=False)
             (out / f"{name}-prices.csv").write_text(example_prices(book), encoding="utf-8")
