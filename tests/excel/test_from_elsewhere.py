@@ -120,7 +120,7 @@ def _not_from_the_checkout_path(result: dict[str, Any]) -> None:
 
 
 def test_there_are_three_runpython_strings_and_no_relative_pythonpath() -> None:
-    assert len(_runpython_strings()) == 3
+    assert len(_runpython_strings()) == 5  # refresh prices, orders, snapshot, sync, backtest
     conf = _conf(ROOT / "rebalance.xlsm")
     assert conf["UDF Modules"] == "xlrebalance_udfs"
     assert "PYTHONPATH" not in conf

@@ -13,7 +13,7 @@ from typing import Any
 
 from xlrebalance.backtest.command import DEFAULT_SPECS
 from xlrebalance.backtest.policy import parse_policy
-from xlrebalance.backtest.sheet import BACKTEST_SHEET, read_inputs, write_results
+from xlrebalance.backtest.sheet import BACKTEST_SHEET, STATUS_ROW, read_inputs, write_results
 from xlrebalance.backtest.simulate import BacktestConfig, Market, PolicyResult, prepare, simulate
 from xlrebalance.errors import PortfolioError, XlRebalanceError
 from xlrebalance.model import Portfolio
@@ -124,12 +124,22 @@ def run_in_excel(xw_book: Any) -> bool:
         portfolio = reader.read_input(book, offline=False).portfolio
         backtest_sheet(book, portfolio, progress=progress)
     except XlRebalanceError as exc:
-        book.alert(f"Backtest\n\n{exc}", title="xlrebalance")
+        _report(book, str(exc))
         return False
     except Exception as exc:
         log.exception("xlrebalance: backtest failed")
-        book.alert(f"Backtest\n\nunexpected {type(exc).__name__}: {exc}", title="xlrebalance")
+        _report(book, f"unexpected {type(exc).__name__}: {exc}")
         return False
     finally:
         book.status(None)
     return True
+
+
+def _report(book: Any, message: str) -> None:
+    """On the sheet's status line (where results say what they are) and in a message box."""
+    try:
+        if BACKTEST_SHEET in book.sheet_names():
+            book.write_block(BACKTEST_SHEET, STATUS_ROW, 1, [[f"ERROR (Backtest): {message}"]])
+    except Exception:  # the message box still tells the user
+        log.exception("xlrebalance: could not write the problem on the Backtest sheet")
+    book.alert(f"Backtest\n\n{message}", title="xlrebalance")

@@ -28,7 +28,7 @@ Public Sub OnSync(control As Office.IRibbonControl)
 End Sub
 
 Public Sub OnBacktest(control As Office.IRibbonControl)
-    RunPythonCode "import xlrebalance.backtest.macro as b; b.backtest_caller()"
+    RunPythonCode "import xlrebalance.macros as m; m.backtest_caller()"
 End Sub
 
 Private Sub RunPythonCode(ByVal code As String)
