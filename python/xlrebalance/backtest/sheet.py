@@ -84,7 +84,7 @@ def layout_sheet(ws: Any, lang: str) -> None:
     last = SERIES_ROW + MAX_MONTHS
     for title, first_col, fmt, anchor in (
         ("성장 (시작 = 1)" if ko else "Growth of 1", 2, "0.00", "K3"),
-        ("낙폭" if ko else "Drawdown", DRAWDOWN_COLUMN + 1, "0%", "K19"),
+        ("낙폭" if ko else "Drawdown", DRAWDOWN_COLUMN + 1, "0%", "K18"),
     ):
         chart = LineChart()
         chart.title = title
@@ -99,7 +99,7 @@ def layout_sheet(ws: Any, lang: str) -> None:
         chart.set_categories(
             Reference(ws, min_col=first_col - 1, min_row=SERIES_ROW + 1, max_row=last)
         )
-        chart.width, chart.height = 20, 8
+        chart.width, chart.height = 20, 7.5  # two charts between rows 3 and 33
         ws.add_chart(chart, anchor)
 
 
