@@ -89,3 +89,30 @@ def test_offline_without_cache_or_prices_says_what_to_do(tmp_path: Path) -> None
     assert out.returncode == 2
     assert "run once without --offline, or give --prices FILE" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_ctrl_c_prints_what_finished_and_names_what_did_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import xlrebalance.backtest.simulate as simulation
+    from xlrebalance.cli import main
+
+    real = simulation.simulate
+    calls = []
+
+    def interrupted_on_the_second(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(simulation, "simulate", interrupted_on_the_second)
+    prices = seed_prices(tmp_path / "p.csv")
+    code = main(["backtest", str(SEED), "--prices", str(prices), "--json",
+                 "--policy", "none", "--policy", "monthly", "--policy", "quarterly"])  # fmt: skip
+    out = capsys.readouterr()
+    assert code == 130
+    doc = json.loads(out.out)
+    assert [p["policy"] for p in doc["policies"]] == ["none"]
+    assert doc["not_run"] == ["monthly", "quarterly"]
+    assert "interrupted; not run: monthly, quarterly" in out.err
