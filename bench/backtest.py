@@ -19,8 +19,9 @@ import time
 
 import numpy as np
 
-from xlrebalance.backtest import BacktestConfig, PriceHistory, parse_policy, prepare
-from xlrebalance.backtest.simulate import QUICK, THOROUGH, simulate
+from xlrebalance.backtest.history import PriceHistory
+from xlrebalance.backtest.policy import parse_policy
+from xlrebalance.backtest.simulate import QUICK, THOROUGH, BacktestConfig, prepare, simulate
 from xlrebalance.model import Account, Fee, Holding, Market, Portfolio, Settings
 
 CAPITAL = 100_000_000.0

@@ -540,3 +540,10 @@ def snapshot_caller() -> None:
 
 def sync_caller() -> None:
     _caller("sync")
+
+
+def backtest_caller() -> None:
+    """The ribbon's Backtest button (the work is in xlrebalance.backtest.macro)."""
+    from xlrebalance.backtest.macro import backtest_caller as run
+
+    run()

@@ -9,11 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
+from backtest_prices import SEED, seed_prices
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED = ROOT / "python" / "xlrebalance" / "templates" / "examples" / "seed.json"
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -25,23 +24,6 @@ def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [script, "backtest", *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=env
     )
-
-
-def seed_prices(path: Path, *, days: int = 70, drop: str | None = None) -> Path:
-    """Synthetic closes for the seed book's tickers (no network here; docs say so)."""
-    doc = json.loads(SEED.read_text(encoding="utf-8"))
-    tickers = list(dict.fromkeys(h["ticker"] for h in doc["holdings"]))
-    if drop:
-        tickers.remove(drop)
-    rng = np.random.default_rng(5)
-    dates = np.busday_offset("2024-01-02", np.arange(days), roll="forward")
-    closes = 100 * np.exp(np.cumsum(0.01 * rng.standard_normal((days, len(tickers))), axis=0))
-    fx = 1300 * np.exp(np.cumsum(0.003 * rng.standard_normal(days)))
-    lines = ["date," + ",".join(tickers) + ",USDKRW"]
-    for d, row, rate in zip(dates, closes, fx, strict=True):
-        lines.append(f"{d}," + ",".join(f"{v:.2f}" for v in row) + f",{rate:.2f}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def test_json_is_pure_json_with_every_metric(tmp_path: Path) -> None:
@@ -107,3 +89,30 @@ def test_offline_without_cache_or_prices_says_what_to_do(tmp_path: Path) -> None
     assert out.returncode == 2
     assert "run once without --offline, or give --prices FILE" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_ctrl_c_prints_what_finished_and_names_what_did_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import xlrebalance.backtest.simulate as simulation
+    from xlrebalance.cli import main
+
+    real = simulation.simulate
+    calls = []
+
+    def interrupted_on_the_second(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(simulation, "simulate", interrupted_on_the_second)
+    prices = seed_prices(tmp_path / "p.csv")
+    code = main(["backtest", str(SEED), "--prices", str(prices), "--json",
+                 "--policy", "none", "--policy", "monthly", "--policy", "quarterly"])  # fmt: skip
+    out = capsys.readouterr()
+    assert code == 130
+    doc = json.loads(out.out)
+    assert [p["policy"] for p in doc["policies"]] == ["none"]
+    assert doc["not_run"] == ["monthly", "quarterly"]
+    assert "interrupted; not run: monthly, quarterly" in out.err

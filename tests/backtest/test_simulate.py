@@ -7,8 +7,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from xlrebalance.backtest import PriceHistory, parse_policy, prepare
-from xlrebalance.backtest.simulate import simulate
+from xlrebalance.backtest.history import PriceHistory
+from xlrebalance.backtest.policy import parse_policy
+from xlrebalance.backtest.simulate import prepare, simulate
 from xlrebalance.errors import PortfolioError
 from xlrebalance.model import Account, Fee, Holding, Kind, Market, Mode, Portfolio, Settings
 

@@ -123,8 +123,8 @@ def _not_from_the_checkout_path(result: dict[str, Any]) -> None:
         assert not entry or Path(entry).resolve() not in checkout, entry
 
 
-def test_there_are_four_runpython_strings_and_no_relative_pythonpath() -> None:
-    assert len(_runpython_strings()) == 4  # refresh prices, compute orders, snapshot, sync
+def test_there_are_five_runpython_strings_and_no_relative_pythonpath() -> None:
+    assert len(_runpython_strings()) == 5  # refresh prices, orders, snapshot, sync, backtest
     conf = _conf(ROOT / "rebalance.xlsm")
     assert conf["UDF Modules"] == "xlrebalance_udfs"
     assert "PYTHONPATH" not in conf

@@ -129,7 +129,7 @@ def test_every_ribbon_action_is_a_vba_callback(ribbon: str) -> None:
 def test_every_runpython_string_imports_a_real_function() -> None:
     code = "\n".join(_bas_code(p) for p in (TEMPLATES / "vba").glob("*.bas"))
     calls = re.findall(r'RunPython\w*\s+"([^"]+)"', code)
-    assert len(calls) == 4  # Refresh prices, Compute orders, Snapshot, Sync
+    assert len(calls) == 5  # Refresh prices, Compute orders, Snapshot, Sync, Backtest
     for call in calls:
         match = re.fullmatch(r"import ([\w.]+) as (\w+); \2\.(\w+)\(\)", call)
         assert match, call

@@ -29,6 +29,9 @@ _LAZY = {
     "Market": "simulate",
     "PolicyResult": "simulate",
     "prepare": "simulate",
+    # Not the function simulate: importing the submodule of that name binds the module on this
+    # package, so the name would mean one or the other depending on import order. Use
+    # ``from xlrebalance.backtest.simulate import simulate``.
 }
 
 

@@ -56,6 +56,13 @@ def add_commands(commands: Any) -> None:
         "slightly more drift; see docs/backtest.md)",
     )
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
+    p.add_argument(
+        "--write",
+        action="store_true",
+        help="also fill the workbook's Backtest sheet (added if missing); BOOK is saved with a "
+        ".bak of the previous version",
+    )
+    p.add_argument("--out", default=None, help="with --write: save here and leave BOOK untouched")
     p.set_defaults(handler=run)
 
 
@@ -148,6 +155,10 @@ def run(args: argparse.Namespace) -> int:
     if args.capital is not None and args.capital <= 0:
         raise PortfolioError("--capital", f"expected a positive amount, got {args.capital:g}")
     policies = [parse_policy(s) for s in (args.policy or DEFAULT_SPECS)]
+    from xlrebalance.workbook import command as workbook_commands
+
+    if (args.write or args.out) and not workbook_commands.is_workbook(args.file):
+        raise PortfolioError("--write", f"{args.file} is not a workbook (.xlsx, .xlsm)")
     portfolio = load_book(args.file)
     history, source = load_history(
         portfolio,
@@ -183,6 +194,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.write("\n")
     left_out = [p.name for p in policies[len(results) :]]
     doc = result_to_dict(market, results, source, left_out)
+    if args.write and results:
+        _write_book(args.file, args.out, market, results, source)
     if args.json:
         print(json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False))
     else:
@@ -194,6 +207,27 @@ def run(args: argparse.Namespace) -> int:
         )
         return 130
     return 0
+
+
+def _write_book(
+    path: str, out: str | None, market: Market, results: list[PolicyResult], source: str
+) -> None:
+    import datetime as dt
+
+    from xlrebalance.backtest.sheet import BACKTEST_SHEET, layout_sheet, write_results
+    from xlrebalance.workbook.book import OpenpyxlBook
+    from xlrebalance.workbook.package import check_target, save_workbook
+
+    target = Path(out) if out else Path(path)
+    if target.suffix.lower() != Path(path).suffix.lower():
+        raise PortfolioError("--out", f"must keep the workbook's type ({Path(path).suffix})")
+    check_target(target)
+    book = OpenpyxlBook.open(path)
+    if BACKTEST_SHEET not in book.sheet_names():
+        layout_sheet(book.workbook.create_sheet(BACKTEST_SHEET), "en")
+    write_results(book, market, results, source, market.notes, dt.datetime.now())
+    save_workbook(book.workbook, target, source=Path(path))
+    print(f"xlrebalance: wrote the Backtest sheet of {target}", file=sys.stderr)
 
 
 def _round(value: float, digits: int = 6) -> float:

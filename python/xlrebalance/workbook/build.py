@@ -20,6 +20,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.table import Table, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
+from xlrebalance.backtest.sheet import BACKTEST_SHEET
+from xlrebalance.backtest.sheet import layout_sheet as layout_backtest_sheet
 from xlrebalance.document import load_portfolio
 from xlrebalance.errors import XlRebalanceError
 from xlrebalance.model import CASH, Portfolio
@@ -166,8 +168,12 @@ def build_workbook(
     for key, value in CONF_ROWS:
         conf.append([key, value])
     conf.sheet_state = "hidden"
+    # The Backtest sheet comes after the hidden conf sheet, so older sheets keep their code names.
+    backtest = workbook.create_sheet(BACKTEST_SHEET)
+    backtest.sheet_properties.codeName = f"Sheet{len(SHEET_ORDER) + 1}"
+    layout_backtest_sheet(backtest, lang)
     workbook.active = 0
-    code_names = [f"Sheet{n}" for n in range(1, len(SHEET_ORDER) + 1)]
+    code_names = [f"Sheet{n}" for n in range(1, len(SHEET_ORDER) + 2)]
     with templates_dir() as templates:
         ribbon = templates / "ribbon" / ("customUI14.xml" if lang == "en" else "customUI14.ko.xml")
         bas = sorted((templates / "vba").glob("*.bas"))

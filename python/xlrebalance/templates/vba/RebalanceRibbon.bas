@@ -27,6 +27,10 @@ Public Sub OnSync(control As Office.IRibbonControl)
     RunPythonCode "import xlrebalance.macros as m; m.sync_caller()"
 End Sub
 
+Public Sub OnBacktest(control As Office.IRibbonControl)
+    RunPythonCode "import xlrebalance.macros as m; m.backtest_caller()"
+End Sub
+
 Private Sub RunPythonCode(ByVal code As String)
     On Error GoTo NoAddin
     Excel.Application.Run "xlwings.xlam!RunPython", code
