@@ -119,8 +119,8 @@ def _not_from_the_checkout_path(result: dict[str, Any]) -> None:
         assert not entry or Path(entry).resolve() not in checkout, entry
 
 
-def test_there_are_three_runpython_strings_and_no_relative_pythonpath() -> None:
-    assert len(_runpython_strings()) == 3
+def test_there_are_four_runpython_strings_and_no_relative_pythonpath() -> None:
+    assert len(_runpython_strings()) == 4  # Refresh prices, Compute orders, Snapshot, Sync
     conf = _conf(ROOT / "rebalance.xlsm")
     assert conf["UDF Modules"] == "xlrebalance_udfs"
     assert "PYTHONPATH" not in conf
