@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sync_backends import Backend
 
-from conftest import Backend
 from xlrebalance.sync.engine import pull, push, read_remote, status
 from xlrebalance.sync.errors import PassphraseError, RemoteCorrupt, RemoteUnavailable
 from xlrebalance.sync.files import JsonFileCopy, sidecar
@@ -308,3 +308,34 @@ def test_encryption_wrong_passphrase_is_refused(
     assert not sidecar(b).exists()
     pull(JsonFileCopy(b), open_remote(backend.url), "correct horse")
     assert sidecar(b).exists()
+
+
+def test_a_folder_forked_by_a_sync_client_is_merged_not_lost(
+    tmp_path: Path, seed_doc: dict[str, Any]
+) -> None:
+    """Two machines publish revision 2 before their sync client meets; the client keeps both
+    (one under a conflict name). Both are heads; the next sync merges them."""
+    remote_dir = tmp_path / "remote"
+    remote_dir.mkdir()
+    url = remote_dir.as_uri()
+    a = write(tmp_path / "a.json", seed_doc)
+    b = write(tmp_path / "b.json", seed_doc)
+    push(JsonFileCopy(a), open_remote(url), None)
+    pull(JsonFileCopy(b), open_remote(url), None)
+    set_quantity(a, "general", "VOO", 31)
+    push(JsonFileCopy(a), open_remote(url), None)
+    theirs = remote_dir / "versions" / "00000002.xlrs"
+    aside = tmp_path / "a-version"
+    theirs.rename(aside)  # not yet delivered to B's machine
+    set_quantity(b, "general", "QQQ", 42)
+    assert push(JsonFileCopy(b), open_remote(url), None).revision == 2
+    aside.rename(remote_dir / "versions" / "00000002 (1).xlrs")  # delivered, renamed
+    assert len(read_remote(open_remote(url), None).heads) == 2
+    assert status(JsonFileCopy(b), open_remote(url), None).action == "diverged"
+    outcome = push(JsonFileCopy(b), open_remote(url), None)
+    assert outcome.revision == 3 and outcome.conflicts == ()
+    view = read_remote(open_remote(url), None)
+    assert len(view.heads) == 1 and len(view.heads[0][1].parents) == 2
+    pull(JsonFileCopy(a), open_remote(url), None)
+    for copy in (a, b):
+        assert quantity(copy, "general", "VOO") == 31 and quantity(copy, "general", "QQQ") == 42

@@ -14,8 +14,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from sync_backends import ROOT, Backend
 
-from conftest import ROOT, Backend
 from xlrebalance.workbook.book import OpenpyxlBook
 from xlrebalance.workbook.reader import read_input
 
@@ -104,7 +104,14 @@ def test_workbook_and_json_round_trip_through_the_console_script(
     key = (first["account"], first["ticker"])
     assert after[key] == (before[key][0] + 5, before[key][1])  # quantity synced, price kept
     assert after[(first["account"], "SCHD")] == (7.0, None)
-    history = OpenpyxlBook.open(book).read_block("History")
+    opened = OpenpyxlBook.open(book)
+    sheet = opened.workbook["Holdings"]
+    schd = next(r[0].row for r in sheet.iter_rows(min_col=2, max_col=2) if r[0].value == "SCHD")
+    table_end = int(
+        sheet.tables["HoldingsTable"].ref.split(":")[1].lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    )
+    assert table_end >= schd  # the new row joined the table
+    history = opened.read_block("History")
     assert any(row[1] == "snapshot" and row[2] == 1e8 for row in history)
     assert sync(["status", "book.xlsm", *remote], work, env)[0] == "up to date: revision 2"
 

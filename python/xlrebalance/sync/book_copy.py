@@ -347,29 +347,23 @@ def _append(book: Book, table: _Table, rows: list[dict[str, Cell]]) -> None:
                 line[at - 1] = values[column.key]
         block.append(line)
     book.write_block(table.sheet.name, first, 1, block)
-    grow = getattr(book, "grow_table", None)
-    if callable(grow):
-        grow(table.sheet.name, first, first + len(block) - 1)
-    else:
-        _grow_openpyxl_table(book, table.sheet.name, first + len(block) - 1)
+    _grow_table(book, table.sheet.name, first, first + len(block) - 1)
 
 
-def _grow_openpyxl_table(book: Book, sheet: str, last: int) -> None:
+def _grow_table(book: Book, sheet: str, first: int, last: int) -> None:
+    """The table ending just above the new rows takes them in (as typing below it would)."""
     workbook = getattr(book, "workbook", None)
-    if workbook is not None:
+    if workbook is not None:  # openpyxl
         from openpyxl.utils.cell import range_boundaries
 
         for t in workbook[sheet].tables.values():
             min_col, min_row, max_col, max_row = range_boundaries(t.ref)
-            if last > max_row:
+            if min_row < first <= max_row + 1 and last > max_row:
                 t.ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{last}"
         return
-    xw_book: Any = getattr(book, "book", None)
-    if xw_book is None:
-        return
-    grow = getattr(book, "_grow_table", None)
+    grow = getattr(book, "_grow_table", None)  # XlwingsBook
     if callable(grow):
-        grow(sheet, last, last)
+        grow(sheet, first, last)
 
 
 def _write_holdings(book: Book, inp: WorkbookInput, old: Rows, new: Rows) -> None:

@@ -13,6 +13,8 @@ Order of writes, chosen so that a crash at any point loses nothing:
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -192,7 +194,7 @@ def pull(local: Local, remote: Remote, passphrase: str | None) -> Outcome:
 def push(local: Local, remote: Remote, passphrase: str | None) -> Outcome:
     copy = local.load()
     base = _base_for(copy, remote)
-    for _ in range(PUSH_ATTEMPTS):
+    for attempt in range(PUSH_ATTEMPTS):
         view = read_remote(remote, passphrase)
         if view.state is None:
             base_state, theirs = SyncedState(), SyncedState()
@@ -225,12 +227,16 @@ def push(local: Local, remote: Remote, passphrase: str | None) -> Outcome:
         try:
             remote.publish(blob, new_id, revision, view.snapshot)
         except WriteConflict:
-            continue  # someone pushed first: read their version and merge again
+            # Someone pushed first (or holds the WebDAV lock): read their version and merge
+            # again, after a short random pause so that two machines do not retry in step.
+            time.sleep(random.uniform(0.0, 0.05 * (attempt + 1)))
+            continue
         local.save(state if changed_local else None, Base(remote.url, new_id, revision, state))
         remote.prune(_superseded(view, revision))
         return Outcome("pushed", revision, _describe(all_conflicts, copy), changed_local)
     raise SyncError(
-        f"{remote.url}: other machines kept pushing while this one tried {PUSH_ATTEMPTS} times; "
+        f"{remote.url}: other machines kept pushing while this one tried {PUSH_ATTEMPTS} times "
+        "(or a WebDAV lock left by an interrupted sync has not expired yet: it does within 30 s); "
         "nothing was changed here, try again"
     )
 
@@ -253,8 +259,8 @@ def _recorded(view: RemoteView, base: Base | None) -> tuple[str, ...]:
 
 def _superseded(view: RemoteView, revision: int) -> list[str]:
     """Versions every new version descends from, old enough to let go."""
-    if view.snapshot.token is not None and isinstance(view.snapshot.token, tuple):
-        return [s.name for _, _, s in view.heads]  # pointer store: the old head object
+    if not view.snapshot.keeps_history:
+        return [s.name for _, _, s in view.heads]  # pointer store: the replaced version
     keep_from = revision - KEEP_VERSIONS
     heads = {h[0] for h in view.heads}
     ancestors: set[str] = set()

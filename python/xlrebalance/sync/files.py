@@ -80,6 +80,7 @@ class JsonFileCopy:
         self.path = Path(path)
         self.name = self.path.name
         self._doc: dict[str, Any] = {}
+        self._local_only = LocalOnly()
 
     def load(self) -> LocalCopy:
         try:
@@ -104,21 +105,17 @@ class JsonFileCopy:
             except (OSError, ValueError):
                 base = None
         paths = _paths(document)
+        self._local_only = LocalOnly.of(portfolio)
         return LocalCopy(
             SyncedState(portfolio_rows(portfolio), history),
-            LocalOnly.of(portfolio),
+            self._local_only,
             base,
             lambda key, cell: _locate(paths, key, cell),
         )
 
     def save(self, state: SyncedState | None, base: Base) -> None:
         if state is not None:
-            local = LocalOnly.of(
-                portfolio_from_dict(
-                    {k: v for k, v in self._doc.items() if k != HISTORY_KEY}, offline=False
-                )
-            )
-            doc = portfolio_to_dict(rows_portfolio(state.rows, local))
+            doc = portfolio_to_dict(rows_portfolio(state.rows, self._local_only))
             doc[HISTORY_KEY] = list(state.history.values())
             text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
             write_atomic(self.path, text.encode("utf-8"))

@@ -67,6 +67,9 @@ class Snapshot:
     versions: tuple[Stored, ...]
     token: Any = None
     top_revision: int = 0
+    keeps_history: bool = False
+    """Folders keep superseded versions a while (a late machine's fork still finds its
+    common ancestor); pointer stores drop the version ``HEAD`` no longer names."""
 
 
 class Remote(Protocol):
@@ -135,7 +138,7 @@ class FolderRemote:
             self.stats.round_trips += 1
             self.stats.bytes_received += len(blob)
             versions.append(Stored(f"{self.url}/{VERSIONS}/{name}", blob))
-        return Snapshot(tuple(versions), token=top, top_revision=top)
+        return Snapshot(tuple(versions), token=top, top_revision=top, keeps_history=True)
 
     def publish(self, blob: bytes, version_id: str, revision: int, seen: Snapshot) -> None:
         if revision != int(seen.token) + 1:
@@ -192,8 +195,9 @@ class ObjectStore(Protocol):
 
     def delete(self, key: str) -> None: ...
 
-    def put_head(self, key: str, data: bytes, expected: bytes | None, etag: str | None) -> None:
-        """Write the head pointer if it still holds ``expected`` (None: absent)."""
+    def put_head(self, key: str, data: bytes, expected: bytes | None, etag: str | None) -> int:
+        """Write the head pointer if it still holds ``expected`` (None: absent); returns the
+        number of requests it took."""
         ...
 
 
@@ -235,7 +239,10 @@ class PointerRemote:
         # ETag is only inode-mtime-size (wsgidav) never shows two recent heads the same tag.
         pointer = json.dumps({"revision": revision, "version": version_id}) + " " * (revision % 251)
         data = (pointer + "\n").encode()
-        self._call(lambda: self.store.put_head(HEAD, data, expected, etag), sent=len(data))
+        requests = self._call(
+            lambda: self.store.put_head(HEAD, data, expected, etag), sent=len(data)
+        )
+        self.stats.round_trips += requests - 1
 
     def prune(self, names: Iterable[str]) -> None:
         for name in names:

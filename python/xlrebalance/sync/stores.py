@@ -93,8 +93,9 @@ class S3Store:
                 raise WriteConflict(key) from exc
             raise
 
-    def put_head(self, key: str, data: bytes, expected: bytes | None, etag: str | None) -> None:
+    def put_head(self, key: str, data: bytes, expected: bytes | None, etag: str | None) -> int:
         self.put(key, data, if_match=etag, if_none_match=etag is None)
+        return 1
 
     def delete(self, key: str) -> None:
         self.fs.call_s3("delete_object", Bucket=self.bucket, Key=self._key(key))
@@ -193,7 +194,7 @@ class WebDavStore:
                 with contextlib.suppress(ResourceAlreadyExists):
                     self.client.mkdir(built)
 
-    def put_head(self, key: str, data: bytes, expected: bytes | None, etag: str | None) -> None:
+    def put_head(self, key: str, data: bytes, expected: bytes | None, etag: str | None) -> int:
         """Under an exclusive LOCK, compare the head's bytes with what was read, then PUT
         (``If-Match`` too): a server may check a condition and write in two steps, and
         wsgidav's ETags (inode-mtime-size) can repeat; the lock makes the compare and the
@@ -227,8 +228,10 @@ class WebDavStore:
                 headers["If-Match"] = etag
             self._put(key, data, headers)
         finally:
+            requests = 4  # LOCK, GET, PUT, UNLOCK
             with contextlib.suppress(Exception):  # the lock times out on its own
                 self.client.request("UNLOCK", path, headers={"Lock-Token": token})
+        return requests
 
     def delete(self, key: str) -> None:
         self.client.remove(self._path(key))
