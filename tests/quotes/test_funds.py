@@ -17,6 +17,7 @@ from xlrebalance.document import portfolio_from_dict
 from xlrebalance.exposure import look_through
 from xlrebalance.quotes import QuoteCache
 from xlrebalance.quotes.funds import fund_holdings, parse_profile
+from xlrebalance.quotes.krx import KrxSource
 from xlrebalance.quotes.yahoo import YahooSource
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,17 +45,6 @@ def book() -> dict[str, Any]:
     }
 
 
-def source(server: FakeYahoo, cache: QuoteCache) -> YahooSource:
-    from quotes_fakes import FAST_RETRY
-
-    return YahooSource(
-        base_url=server.url,
-        timeout=1.0,
-        retry=FAST_RETRY,
-        yfinance_cache=cache.directory / "yfinance",
-    )
-
-
 def test_parse_recorded_shapes() -> None:
     recorded = load("yahoo_v10_quotesummary.json")
     qqq = parse_profile("QQQ", recorded["QQQ"], "yahoo", NOW)
@@ -76,40 +66,42 @@ def test_parse_recorded_shapes() -> None:
     assert parsed.sectors == {"technology": pytest.approx(0.6), "energy": pytest.approx(0.4)}
 
 
-def test_fetch_cache_and_offline(tmp_path: Path) -> None:
+def test_fetch_cache_and_offline(
+    tmp_path: Path, yahoo_server: FakeYahoo, cache: QuoteCache, yahoo: YahooSource
+) -> None:
     portfolio = portfolio_from_dict(book())
-    with FakeYahoo() as server, QuoteCache(tmp_path / "cache") as cache:
-        first = fund_holdings(portfolio, cache, source(server, cache), now=NOW)
-        asked = server.paths("/v10/finance/quoteSummary/")
-        # One request per ticker (no batch form); the KRX code asked under its .KS symbol.
-        # (yfinance asks a second time, with its other cookie strategy, after Yahoo's 404.)
-        assert {p.rsplit("/", 1)[1] for p in asked} == {
-            "QQQ", "XLK", "TQQQ", "NVDA", "069500.KS", "ZZZZ"
-        }  # fmt: skip
-        assert set(first.holdings) == {"QQQ", "XLK", "TQQQ", "NVDA"}
-        assert first.failed == {}  # "not found" and "no holdings" are answers, not failures
+    server = yahoo_server
+    first = fund_holdings(portfolio, cache, yahoo, now=NOW)
+    asked = server.paths("/v10/finance/quoteSummary/")
+    # One request per ticker (no batch form); the KRX code asked under its .KS symbol.
+    # (yfinance asks a second time, with its other cookie strategy, after Yahoo's 404.)
+    assert {p.rsplit("/", 1)[1] for p in asked} == {
+        "QQQ", "XLK", "TQQQ", "NVDA", "069500.KS", "ZZZZ"
+    }  # fmt: skip
+    assert set(first.holdings) == {"QQQ", "XLK", "TQQQ", "NVDA"}
+    assert first.failed == {}  # "not found" and "no holdings" are answers, not failures
 
-        # Within the week nothing is asked again, not even for the empty answers.
-        again = fund_holdings(portfolio, cache, source(server, cache), now=NOW + timedelta(days=6))
-        assert server.paths("/v10/finance/quoteSummary/") == asked
-        assert set(again.holdings) == set(first.holdings)
+    # Within the week nothing is asked again, not even for the empty answers.
+    again = fund_holdings(portfolio, cache, yahoo, now=NOW + timedelta(days=6))
+    assert server.paths("/v10/finance/quoteSummary/") == asked
+    assert set(again.holdings) == set(first.holdings)
 
-        # A week later they are fetched again; a server down keeps last week's data.
-        server.fail("/v10/", "500", times=100)
-        later = fund_holdings(portfolio, cache, source(server, cache), now=NOW + timedelta(days=8))
-        assert set(later.holdings) == set(first.holdings)
+    # A week later they are fetched again; a server down keeps last week's data.
+    server.fail("/v10/", "500", times=100)
+    later = fund_holdings(portfolio, cache, yahoo, now=NOW + timedelta(days=8))
+    assert set(later.holdings) == set(first.holdings)
 
-        assert len(server.paths("/v10/finance/quoteSummary/")) > len(asked)
-        assert later.failed == {}  # last week's answers stand in
+    assert len(server.paths("/v10/finance/quoteSummary/")) > len(asked)
+    assert later.failed == {}  # last week's answers stand in
 
-        offline = fund_holdings(portfolio, cache, None, now=NOW + timedelta(days=30))
-        assert set(offline.holdings) == set(first.holdings)
-        assert offline.fetched == ()
+    offline = fund_holdings(portfolio, cache, None, now=NOW + timedelta(days=30))
+    assert set(offline.holdings) == set(first.holdings)
+    assert offline.fetched == ()
 
     with QuoteCache(tmp_path / "empty") as empty:
         nothing = fund_holdings(portfolio, empty, None, now=NOW)
-        assert nothing.holdings == {}
-        assert "running offline" in (nothing.note() or "")
+    assert nothing.holdings == {}
+    assert "running offline" in (nothing.note() or "")
 
     exposure = look_through(portfolio, first.holdings)
     assert set(exposure.unknown) == {"069500", "ZZZZ"}
@@ -167,11 +159,9 @@ def test_exposure_command_json_from_another_folder(tmp_path: Path) -> None:
     assert "NVDA" in text.stdout and "Traceback" not in text.stderr
 
 
-def test_krx_etfs_from_their_portfolio_deposit_files(tmp_path: Path) -> None:
-    from quotes_fakes import FAST_RETRY, WEEKEND, FakeKrx
-
-    from xlrebalance.quotes.krx import Credentials, KrxSource
-
+def test_krx_etfs_from_their_portfolio_deposit_files(
+    yahoo_server: FakeYahoo, cache: QuoteCache, yahoo: YahooSource, krx: KrxSource
+) -> None:
     doc = book()
     doc["holdings"].append(
         {"account": "a", "ticker": "360750", "market": "KR", "kind": "ETF", "quantity": 10,
@@ -181,17 +171,8 @@ def test_krx_etfs_from_their_portfolio_deposit_files(tmp_path: Path) -> None:
         {"account": "a", "ticker": "005930", "market": "KR", "quantity": 1, "price": 60000.0}
     )
     portfolio = portfolio_from_dict(doc)
-    with FakeYahoo() as yahoo_server, FakeKrx() as krx_server:
-        with QuoteCache(tmp_path / "cache") as cache:
-            krx = KrxSource(
-                Credentials(krx_server.user, krx_server.password),
-                base_url=krx_server.url,
-                timeout=1.0,
-                retry=FAST_RETRY,
-                clock=lambda: WEEKEND,
-            )
-            report = fund_holdings(portfolio, cache, source(yahoo_server, cache), krx=krx, now=NOW)
-        asked_yahoo = {p.rsplit("/", 1)[1] for p in yahoo_server.paths("/v10/")}
+    report = fund_holdings(portfolio, cache, yahoo, krx=krx, now=NOW)
+    asked_yahoo = {p.rsplit("/", 1)[1] for p in yahoo_server.paths("/v10/")}
     kodex = report.holdings["069500"]
     assert kodex.source == "krx"
     assert [c.symbol for c in kodex.constituents] == ["005930", "000660", "373220", "035420"]

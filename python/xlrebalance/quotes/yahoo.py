@@ -259,9 +259,12 @@ class YahooSource:
                     progress(1)
         return out
 
-    def _profile(self, data: Any, symbol: str, deadline: float) -> Mapping[str, Any] | str:
-        params = {"modules": PROFILE_MODULES, "formatted": "false", "symbol": symbol}
-        response = self._get(data, PROFILE_URL + symbol, params, deadline)
+    def _answer(
+        self, data: Any, url: str, params: dict[str, str], deadline: float, key: str
+    ) -> tuple[int, dict[str, Any]]:
+        """GET ``url``: the HTTP status and the object under ``key`` of Yahoo's JSON answer
+        (Yahoo answers errors in that object too, so a non-200 status with JSON is read)."""
+        response = self._get(data, url, params, deadline)
         status = int(response.status_code)
         try:
             payload = _json(response)
@@ -269,9 +272,14 @@ class YahooSource:
             if status != 200:
                 raise HttpStatus(status, _text(response)) from None
             raise
-        body = payload.get("quoteSummary") if isinstance(payload, dict) else None
+        body = payload.get(key) if isinstance(payload, dict) else None
         if not isinstance(body, dict):
-            raise Malformed("no 'quoteSummary' in Yahoo's answer")
+            raise Malformed(f"no '{key}' object in Yahoo's answer")
+        return status, body
+
+    def _profile(self, data: Any, symbol: str, deadline: float) -> Mapping[str, Any] | str:
+        params = {"modules": PROFILE_MODULES, "formatted": "false", "symbol": symbol}
+        status, body = self._answer(data, PROFILE_URL + symbol, params, deadline, "quoteSummary")
         error = body.get("error")
         if error:
             code = error.get("code", "") if isinstance(error, dict) else ""
@@ -282,7 +290,7 @@ class YahooSource:
         result = body.get("result")
         if not isinstance(result, list) or not result or not isinstance(result[0], dict):
             if status != 200:
-                raise HttpStatus(status, _text(response))
+                raise HttpStatus(status, json.dumps(body)[:200])
             return "no data in Yahoo's answer"
         return dict(result[0])
 
@@ -363,17 +371,7 @@ class YahooSource:
 
     def _chart(self, data: Any, symbol: str, deadline: float) -> Quote:
         params = {"range": "1d", "interval": "1d"}
-        response = self._get(data, CHART_URL + symbol, params, deadline)
-        status = int(response.status_code)
-        try:
-            payload = _json(response)
-        except Malformed:
-            if status != 200:
-                raise HttpStatus(status, _text(response)) from None
-            raise
-        chart = payload.get("chart") if isinstance(payload, dict) else None
-        if not isinstance(chart, dict):
-            raise Malformed("no 'chart' object in Yahoo's chart answer")
+        status, chart = self._answer(data, CHART_URL + symbol, params, deadline, "chart")
         error = chart.get("error")
         if error:
             description = error.get("description", "") if isinstance(error, dict) else str(error)
@@ -382,7 +380,7 @@ class YahooSource:
                 return failure(symbol, self.name, QuoteStatus.MISSING, str(description)[:160])
             raise HttpStatus(status, str(description))
         if status != 200:
-            raise HttpStatus(status, _text(response))
+            raise HttpStatus(status, json.dumps(chart)[:200])
         result = chart.get("result")
         if not isinstance(result, list) or not result or not isinstance(result[0], dict):
             raise Malformed("empty 'chart.result' in Yahoo's chart answer")
