@@ -13,7 +13,7 @@ import pytest
 from xlrebalance.document import load_portfolio
 from xlrebalance.planner import plan
 from xlrebalance.workbook.build import build_workbook
-from xlrebalance.workbook.schema import SHEET_ORDER, Lang
+from xlrebalance.workbook.schema import Lang
 
 ROOT = Path(__file__).resolve().parents[2]
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
@@ -100,7 +100,11 @@ def test_libreoffice_reads_the_vba_modules_back(tmp_path: Path, lang: Lang) -> N
             if name.startswith("Basic/VBAProject/") and not name.endswith("script-lb.xml")
         }
     # Every module of the project: the ribbon module, ThisWorkbook and one per sheet.
-    sheets = [f"Sheet{n}" for n in range(1, len(SHEET_ORDER) + 1)]
+    from openpyxl import load_workbook
+
+    opened = load_workbook(book, keep_vba=True)
+    sheets = [ws.sheet_properties.codeName for ws in opened.worksheets]
+    opened.close()
     sources = sorted((ROOT / "python" / "xlrebalance" / "templates" / "vba").glob("*.bas"))
     assert sources
     assert set(modules) == {"ThisWorkbook", *sheets, *(s.stem for s in sources)}
