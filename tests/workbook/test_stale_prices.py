@@ -54,7 +54,7 @@ marks = st.sampled_from(["yahoo", "yahoo" + STALE_MARK, "example", None])
 outcomes = st.one_of(
     st.tuples(
         st.just("quote"),
-        st.integers(min_value=1, max_value=10**8).map(lambda cents: cents / 100),
+        st.integers(min_value=80, max_value=125).map(lambda percent: percent / 100),
         st.integers(min_value=0, max_value=24 * 10),
     ),
     st.tuples(st.sampled_from(["error", "unknown"]), st.just(0.0), st.just(0)),
@@ -84,6 +84,13 @@ def test_failed_fetches_leave_rows_as_they_were(
     plan = {t: data.draw(outcomes, label=t) for t in tickers}
     fx_ok = data.draw(st.booleans(), label="fx fetched")
 
+    # A price within 0.8-1.25 x the sheet's: a wild jump is held back by the sanity check
+    # (tests/quotes), which is another way of not refreshing.
+    old_price = {h.ticker: h.price or 1.0 for h in before.portfolio.holdings}
+    # KRX prices sit on the tick grid (a multiple of 500 won is on every tier's grid).
+    plan = {
+        t: (kind, _tick(t, old_price[t] * ratio), hours) for t, (kind, ratio, hours) in plan.items()
+    }
     answers: dict[str, float | Quote] = {}
     errors: dict[str, str] = {}
     for ticker, (kind, price, hours) in plan.items():
@@ -125,6 +132,10 @@ def test_failed_fetches_leave_rows_as_they_were(
             assert after.sources[i] == before.sources[i]
             assert (h.ticker in stale_now) == (h.ticker in stale_before)
             assert (h.ticker in stale_reread) == (h.ticker in stale_before)
+
+
+def _tick(ticker: str, price: float) -> float:
+    return float(max(1, round(price / 500)) * 500) if ticker[0].isdigit() else round(price, 2)
 
 
 def _reopen(book: OpenpyxlBook) -> OpenpyxlBook:
