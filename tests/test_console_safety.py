@@ -264,7 +264,7 @@ def test_refresh_without_a_network_says_so_in_one_line(tmp_path: Path, where: st
 
 
 def test_plan_without_a_network_says_so_in_one_line(tmp_path: Path) -> None:
-    seed = ROOT / "templates" / "examples" / "seed.json"
+    seed = ROOT / "python" / "xlrebalance" / "templates" / "examples" / "seed.json"
     out = run(["plan", str(seed), "--json"], tmp_path)
     assert out.returncode == 0, out.stderr
     json.loads(out.stdout)
