@@ -67,9 +67,15 @@ def test_no_plan_goes_below_zero_or_the_reserve_after_rounding(doc: dict[str, An
         # portfolios; more only on one worth a few hundred rounding units.
         strict = build_problem(portfolio, full_margin=True)
         margin = float(((strict.withheld_native - strict.reserve_native) @ strict.rate).sum())
-        over = re.search(r"([0-9.]+) after, cap ([0-9.]+)", str(exc))
-        if over and margin > 0:
-            after, cap = float(over.group(1)), float(over.group(2))
+        text = str(exc)
+        over = re.search(r"([0-9.]+) after, cap ([0-9.]+)", text)
+        above = re.search(r"above its cap ([0-9.]+) .*ends at ([0-9.]+)", text)
+        if (over or above) and margin > 0:
+            if over:
+                after, cap = float(over.group(1)), float(over.group(2))
+            else:
+                assert above is not None
+                cap, after = float(above.group(1)), float(above.group(2))
             if after <= cap * (1 + 2 * margin / strict.total) + 1e-6:
                 reject()
         if "cap" in str(exc) and strict.total < 100 * margin:
