@@ -52,6 +52,9 @@ def book_json(path: Path, version: str) -> dict[str, Any]:
                 }
             )
         sheets.append({"name": name, "values": values, "pictures": [], "tables": tables})
+    archive = getattr(book.workbook, "vba_archive", None)
+    if archive is not None:  # keep_vba holds the file open until saved; nothing is saved here
+        archive.close()
     return {
         "client": "Microsoft Office Scripts",
         "version": version,
