@@ -539,12 +539,21 @@ def ideal_start(problem: Problem) -> FloatArray:
                 out[i] = -take
                 budget[p.account[i]] += take * float(p.unit[i])
                 left -= take
-    for t in np.flatnonzero(want > 0).tolist():
+    # Buys, the furthest below target first, only as far as the account's cash goes (with
+    # room for fees and spread): repair cutting thousands of unaffordable buys one at a time
+    # would cost minutes.
+    short = want * unit
+    for t in sorted(np.flatnonzero(want > 0).tolist(), key=lambda t: (-short[t], t)):
         rows = [i for i in rows_of[t] if p.hi[i] > 0]
         if not rows:
             continue
         i = max(rows, key=lambda r: (budget[p.account[r]], -r))
-        q = min(float(want[t]), float(p.hi[i]))
+        price = float(p.unit[i]) * (1 + float(p.fee_rate[i]) + p.fx_spread)
+        fee_min = float(p.fee_min_native[i] * p.rate[p.currency[i]])
+        affordable = math.floor(max(budget[p.account[i]] - fee_min, 0.0) / price / step) * step
+        q = min(float(want[t]), float(p.hi[i]), affordable)
+        if q <= 0:
+            continue
         out[i] = q
-        budget[p.account[i]] -= q * float(p.unit[i])
+        budget[p.account[i]] -= q * price + fee_min
     return np.round(out, 9)
