@@ -31,7 +31,13 @@ from xlrebalance.planner.drift import drift, weights
 from xlrebalance.planner.formulation import formulate
 from xlrebalance.planner.highs import solve_exact, solve_relaxation
 from xlrebalance.planner.problem import FloatArray, Problem, build_problem
-from xlrebalance.planner.search import improve, integer_bound, repair, round_trades
+from xlrebalance.planner.search import (
+    ideal_start,
+    improve,
+    integer_bound,
+    repair,
+    round_trades,
+)
 from xlrebalance.planner.state import TradeState
 
 __all__ = ["PlannerOptions", "assemble_plan", "plan", "plan_trades"]
@@ -40,6 +46,10 @@ OPTIMALITY_TOLERANCE = 1e-6
 """Gap below which a plan counts as proven optimal, in drift units (a millionth of the
 portfolio: 40 KRW on a 40M KRW book). The gap is still reported as it is."""
 
+
+FAR_GAP = 1e-3
+"""A plan whose gap to its lower bound is above this (and above a tenth of its objective)
+says so in a warning."""
 
 EXACT_SAFETY_SECONDS = 30.0
 """Wall-clock safety net of the exact phase, which its node budget ends long before."""
@@ -54,6 +64,7 @@ class PlannerOptions:
     node_limit: int = 300
     time_limit: float | None = None  # None: the portfolio's settings.time_limit
     search_seconds: float = 30.0  # safety net only: work bounds end the search first
+    lp_max_positions: int = 3000  # above: no LP relaxation (too slow), the ideal plan instead
 
 
 @dataclass(frozen=True)
@@ -64,14 +75,21 @@ class TradeResult:
     problem: Problem  # as solved: caps found unreachable on the way are marked so
 
 
-def _start(problem: Problem) -> tuple[TradeState, float]:
-    """The LP relaxation's plan, rounded and repaired, and the LP's bound."""
-    relaxed = formulate(problem, relax=True)
-    lp = solve_relaxation(relaxed)
-    if lp.solution is not None:
-        start = round_trades(problem, relaxed.trades(lp.solution))
+def _start(problem: Problem, options: PlannerOptions) -> tuple[TradeState, float]:
+    """The LP relaxation's plan, rounded and repaired, and the LP's bound (above
+    ``options.lp_max_positions`` movable positions: every ticker to its target, no LP)."""
+    movable = int(np.count_nonzero((problem.lo < 0) | (problem.hi > 0)))
+    bound = -np.inf
+    if movable > options.lp_max_positions:
+        start = ideal_start(problem)
     else:
-        start = np.zeros(problem.size)
+        relaxed = formulate(problem, relax=True)
+        lp = solve_relaxation(relaxed)
+        bound = lp.bound
+        if lp.solution is not None:
+            start = round_trades(problem, relaxed.trades(lp.solution))
+        else:
+            start = np.zeros(problem.size)
     state = TradeState(problem, start)
     try:
         repair(state)
@@ -80,7 +98,7 @@ def _start(problem: Problem) -> tuple[TradeState, float]:
         # repair only has to cover withdrawals, and its message then names the real cause.
         state = TradeState(problem)
         repair(state)
-    return state, lp.bound
+    return state, bound
 
 
 def _polish(problem: Problem, state: TradeState) -> TradeState:
@@ -122,12 +140,12 @@ def _unreachable(problem: Problem, names: list[str]) -> Problem:
 def plan_trades(problem: Problem, options: PlannerOptions, time_limit: float) -> TradeResult:
     """Solve the flattened problem; the trade per position and how it was found."""
     started = time.perf_counter()
-    state, lp_bound = _start(problem)
+    state, lp_bound = _start(problem, options)
     while state.relaxed_caps:
         # Repair found a cap no affordable sale reaches: solve again with that rule, so that
         # the relaxation, the bounds and the exact phase all see the rule the plan keeps.
         problem = _unreachable(problem, state.relaxed_caps)
-        state, lp_bound = _start(problem)
+        state, lp_bound = _start(problem, options)
     if problem.fractional:
         state = _polish(problem, state)
     improve(state, started + options.search_seconds)
@@ -174,6 +192,13 @@ def plan_trades(problem: Problem, options: PlannerOptions, time_limit: float) ->
     gap = max(0.0, state.objective - bound) / scale
     if gap <= OPTIMALITY_TOLERANCE:
         status = SolverStatus.OPTIMAL
+    if gap > FAR_GAP and gap > 0.1 * state.objective / scale:
+        far = (
+            f"the plan may be up to {gap:.2%} of the portfolio from the best possible "
+            f"(solver {status.value}, objective {state.objective / scale:.4%}, lower bound "
+            f"{bound / scale:.4%}); the bound relaxes account cash, so the plan may be closer"
+        )
+        problem = replace(problem, warnings=(*problem.warnings, far))
     report = SolverReport(
         status=status,
         gap=gap,

@@ -38,6 +38,7 @@ class Formulation:
     z_start: int
     f_start: int
     fee_positions: IntArray
+    copies: slice  # the per-ticker copies of K
 
     def trades(self, solution: FloatArray) -> FloatArray:
         """Net trade per position from a solution vector."""
@@ -75,6 +76,7 @@ class Formulation:
                 x[self.z_start + j] = 1.0
         for j, i in enumerate(self.fee_positions.tolist()):
             x[self.f_start + j] = state.fee_native(i)
+        x[self.copies] = state.costs
         return x
 
 
@@ -114,7 +116,11 @@ def formulate(problem: Problem, *, relax: bool = False) -> Formulation:
     yout0 = yin0 + m
     z0 = yout0 + m
     f0 = z0 + len(binaries)
-    ncol = f0 + len(fee_positions)
+    # Every deviation row needs K; a column in all of them would make the interior point
+    # method's normal equations dense (minutes at 10,000 positions), so each ticker reads its
+    # own copy of K, chained to the next by an equality row.
+    c0 = f0 + len(fee_positions)
+    ncol = c0 + k
 
     cost = np.zeros(ncol)
     col_lower = np.zeros(ncol)
@@ -164,6 +170,8 @@ def formulate(problem: Problem, *, relax: bool = False) -> Formulation:
 
     # K = every cost column's cost.
     add_row([(k0, 1.0), *[(c, -v) for c, v in cost_columns]], 0.0, 0.0)
+    for t in range(k):
+        add_row([(c0 + t, 1.0), (k0 if t == 0 else c0 + t - 1, -1.0)], 0.0, 0.0)
     value0 = np.bincount(p.ticker, weights=p.unit * p.held, minlength=k)
     share = p.target_value / p.total
     members_of: list[list[int]] = [[] for _ in range(k)]
@@ -175,7 +183,7 @@ def formulate(problem: Problem, *, relax: bool = False) -> Formulation:
         trade = [(b0 + i, unit[i]) for i in members_of[t]] + [
             (s0 + i, -unit[i]) for i in members_of[t]
         ]
-        trade.append((k0, float(share[t])))
+        trade.append((c0 + t, float(share[t])))
         d0 = float(value0[t] - p.target_value[t])
         add_row([(e0 + t, 1.0), *[(c, -v) for c, v in trade]], d0, np.inf)
         add_row([(e0 + t, 1.0), *trade], -d0, np.inf)
@@ -252,4 +260,5 @@ def formulate(problem: Problem, *, relax: bool = False) -> Formulation:
         z_start=z0,
         f_start=f0,
         fee_positions=fee_positions.astype(np.int64),
+        copies=slice(c0, c0 + k),
     )
