@@ -238,7 +238,6 @@ def plan(portfolio: Portfolio, options: PlannerOptions | None = None) -> Plan:
                 "no plan keeps every account's cash above zero once fees are rounded"
             )
         return assemble_plan(portfolio, retried.problem, retried.state, retried.report)
-    return assemble_plan(portfolio, problem, result.state, result.report)
     return assemble_plan(portfolio, result.problem, result.state, result.report)
 
 

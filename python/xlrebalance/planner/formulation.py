@@ -225,7 +225,8 @@ def formulate(problem: Problem, *, relax: bool = False) -> Formulation:
         entries = [(b0 + i, unit[i]) for i in members] + [(s0 + i, -unit[i]) for i in members]
         if rule.reachable:
             entries.append((k0, rule.cap))
-            add_row(entries, -np.inf, rule.cap * p.total - rule.start_value)
+            # The cap on the value after costs, with room for broker rounding of the fees.
+            add_row(entries, -np.inf, rule.cap * (p.total - p.rounding_margin) - rule.start_value)
         else:
             add_row(entries, -np.inf, 0.0)
 

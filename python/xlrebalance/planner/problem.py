@@ -77,6 +77,9 @@ class Problem:
     reserve_native: FloatArray  # (accounts, currencies): the reserve, as far as cash covers it
     withheld_native: FloatArray  # reserve + rounding margin taken out of cash_native
     margin_short: bool  # some account could not set the whole rounding margin aside
+    # The most broker rounding can add to the plan's costs (base currency): a cap on the value
+    # after costs holds with it, so rounded fees cannot lift a group over its cap.
+    rounding_margin: float = 0.0
 
     @property
     def size(self) -> int:
@@ -208,7 +211,7 @@ def build_problem(portfolio: Portfolio, *, full_margin: bool = False) -> Problem
                 )
         caps.append(CapRule(g.name, members.astype(np.int64), g.max_weight, reachable, value))
 
-    reserve, withheld, short = _withheld(portfolio, cash, currency_of, lo, hi, full_margin)
+    reserve, withheld, short, margin = _withheld(portfolio, cash, currency_of, lo, hi, full_margin)
     return Problem(
         account=position_account,
         ticker=ticker,
@@ -239,6 +242,7 @@ def build_problem(portfolio: Portfolio, *, full_margin: bool = False) -> Problem
         reserve_native=reserve,
         withheld_native=withheld,
         margin_short=short,
+        rounding_margin=float((margin * rate).sum()),
     )
 
 
@@ -249,8 +253,9 @@ def _withheld(
     lo: FloatArray,
     hi: FloatArray,
     full_margin: bool,
-) -> tuple[FloatArray, FloatArray, bool]:
-    """Reserve and rounding margin per account and currency (see :func:`build_problem`)."""
+) -> tuple[FloatArray, FloatArray, bool, FloatArray]:
+    """Reserve, what is withheld, whether some account could not withhold its whole margin,
+    and the rounding margin itself, per account and currency (see :func:`build_problem`)."""
     s = portfolio.settings
     account_of = {a.id: i for i, a in enumerate(portfolio.accounts)}
     margin = np.zeros_like(cash)
@@ -271,7 +276,7 @@ def _withheld(
                 reserve[a, c] = min(amount, max(float(cash[a, c]), 0.0))
     room = np.maximum(cash - reserve, 0.0)
     taken = margin if full_margin else np.minimum(margin, room)
-    return reserve, reserve + taken, bool((taken < margin - 1e-12).any())
+    return reserve, reserve + taken, bool((taken < margin - 1e-12).any()), margin
 
 
 def min_trade_quantity(problem: Problem, i: int) -> float:

@@ -99,7 +99,7 @@ class TradeState:
         # Each group rule as ``value + coef * costs <= limit``: the cap on the value after
         # costs, or, for a cap no plan can reach, "the group's value may not rise".
         self._caps: list[tuple[float, float, set[int]]] = [
-            (c.cap, c.cap * p.total, set(c.members.tolist()))
+            (c.cap, c.cap * (p.total - p.rounding_margin), set(c.members.tolist()))
             if c.reachable
             else (0.0, c.start_value, set(c.members.tolist()))
             for c in p.caps
