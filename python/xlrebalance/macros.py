@@ -173,15 +173,18 @@ def _fetch_quotes(
     return refreshed, frozenset(fresh), missing, refused, ()
 
 
+NO_NETWORK = "no network:"
+
+
 def no_network_note(inp: WorkbookInput, why: str) -> str:
     """The one line a refresh without a network says: which prices the plan is made from."""
     times = [t for t in inp.price_times if t is not None]
     if not times:
-        return f"no network: using the prices on the sheet, which have no price time ({why})"
+        return f"{NO_NETWORK} using the prices on the sheet, which have no price time ({why})"
     old, new = min(times), max(times)
     when = f"{old:%Y-%m-%d %H:%M}" + (f" to {new:%Y-%m-%d %H:%M}" if new != old else "")
     undated = ", some without a time" if len(times) < len(inp.price_times) else ""
-    return f"no network: using the prices on the sheet from {when}{undated} ({why})"
+    return f"{NO_NETWORK} using the prices on the sheet from {when}{undated} ({why})"
 
 
 def _sheet_time(time: dt.datetime | None) -> dt.datetime | None:
@@ -215,6 +218,8 @@ def refresh(
             book, inp, now, sources, accept_jumps=accept_jumps
         )
         _require_prices(inp, missing)
+    # Found out there is no network: the rest of the run (fund holdings) stays offline too.
+    offline = offline or any(note.startswith(NO_NETWORK) for note in notes)
     say("xlrebalance: computing orders")
     result = _with_hidden_rows(book, inp, _plan(inp, now, fresh))
     if refused:  # shown in the Orders summary: a held-back price is never a silent one

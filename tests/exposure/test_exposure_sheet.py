@@ -81,3 +81,25 @@ def test_refresh_fills_the_exposure_sheet(tmp_path: Path, lang: str) -> None:
     with zipfile.ZipFile(out) as z:
         charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
     assert len(charts) >= 6  # the Dashboard's three and the Exposure sheet's three
+
+
+def test_a_refresh_that_finds_no_network_reads_fund_holdings_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The conftest points every quote source at a closed port: the first failure says "no
+    # network", and the exposure step must not then try Yahoo for fund holdings.
+    from xlrebalance import macros
+    from xlrebalance.workbook.book import OpenpyxlBook
+
+    book = tmp_path / "book.xlsm"
+    build_workbook(book, example="seed")
+    asked: list[bool] = []
+
+    def holdings(portfolio: object, *, offline: bool) -> dict[str, object]:
+        asked.append(offline)
+        return {}
+
+    monkeypatch.setattr(macros, "_fund_holdings", holdings)
+    result = macros.refresh(OpenpyxlBook.open(book))
+    assert any(w.startswith("no network:") for w in result.plan.warnings)
+    assert asked == [True]
