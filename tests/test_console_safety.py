@@ -11,7 +11,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from openpyxl import load_workbook
 from test_console_script import ROOT, run
 
 sys.path.insert(0, str(Path(__file__).parent / "quotes"))
-from quotes_fakes import FakeYahoo
+from quotes_fakes import FakeYahoo, blackhole
 
 DEAD_END = "http://127.0.0.1:9"  # where tests/conftest.py points every quote source
 
@@ -221,22 +220,6 @@ def _dated_book(folder: Path) -> tuple[Path, dt.datetime]:
     return book, when
 
 
-@contextlib.contextmanager
-def _blackhole() -> Iterator[str]:
-    """A port on 127.0.0.1 that drops connection attempts, like a firewall without a network:
-    its one-slot accept queue is full, so the kernel ignores further handshakes."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    port = server.getsockname()[1]
-    filler = socket.create_connection(("127.0.0.1", port))
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        filler.close()
-        server.close()
-
-
 def _holdings(book: Path) -> list[tuple[object, ...]]:
     ws = load_workbook(book)["Holdings"]
     return [r[7:10] for r in ws.iter_rows(min_row=4, values_only=True) if r[1]]
@@ -247,7 +230,7 @@ def test_refresh_without_a_network_says_so_in_one_line(tmp_path: Path, where: st
     book, when = _dated_book(tmp_path)
     prices_before = _holdings(book)
     with contextlib.ExitStack() as stack:
-        url = DEAD_END if where == "closed port" else stack.enter_context(_blackhole())
+        url = DEAD_END if where == "closed port" else stack.enter_context(blackhole())
         stack.enter_context(env(XLREBALANCE_YAHOO_URL=url))
         out = run(["refresh", str(book)], tmp_path)
     assert out.returncode == 0, out.stderr

@@ -12,11 +12,13 @@ before answering), ``401`` (Yahoo's "Invalid Crumb"), ``429-retry-after`` (a 429
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -324,3 +326,19 @@ class FakeKrx(FakeServer):
                 except FileNotFoundError:
                     return as_json(200, {"output": [], "CURRENT_DATETIME": ""})
         return 404, {"Content-Type": "text/html"}, b"<html>not found</html>"
+
+
+@contextlib.contextmanager
+def blackhole() -> Iterator[str]:
+    """A port on 127.0.0.1 that drops connection attempts, like a firewall without a network:
+    its one-slot accept queue is full, so the kernel ignores further handshakes."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    filler = socket.create_connection(("127.0.0.1", port))
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        filler.close()
+        server.close()

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from quotes_fakes import FAST_RETRY, WEEKEND
+from quotes_fakes import blackhole as dropping_port
 
 from xlrebalance.errors import NetworkUnreachable
 from xlrebalance.model import Account, Holding, Market, Portfolio
@@ -26,16 +27,8 @@ CLOSED = "http://127.0.0.1:9"
 
 @pytest.fixture
 def blackhole() -> Iterator[str]:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(0)
-    port = server.getsockname()[1]
-    filler = socket.create_connection(("127.0.0.1", port))
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        filler.close()
-        server.close()
+    with dropping_port() as url:
+        yield url
 
 
 def _portfolio() -> Portfolio:
