@@ -351,7 +351,13 @@ def _portfolio(
     live: LiveQuotes | None,
     waiter: Waiter | None,
 ) -> tuple[RangeInput, Portfolio]:
-    inp = read_ranges(holdings, targets, cash, settings)
+    return _validated(read_ranges(holdings, targets, cash, settings), live, waiter)
+
+
+def _validated(
+    inp: RangeInput, live: LiveQuotes | None, waiter: Waiter | None
+) -> tuple[RangeInput, Portfolio]:
+    """``inp`` checked, priced from the cache, and checked again with its prices."""
     # Input mistakes first: a typo should show at once, not after the quotes arrive.
     validate(inp.portfolio, offline=False, locate=inp.locate)
     portfolio = priced(inp, live or default_live(), waiter)
@@ -494,12 +500,9 @@ def _unplanned(
     from xlrebalance.model import CASH
 
     inp = read_ranges(holdings, None, cash, settings)
-    untargeted = replace(inp.portfolio, targets={CASH: 1.0})
-    inp = replace(inp, portfolio=untargeted)
-    validate(untargeted, offline=False, locate=inp.locate)
-    portfolio = priced(inp, live or default_live(), waiter)
-    validate(portfolio, offline=True, locate=inp.locate)
-    return inp, portfolio
+    return _validated(
+        replace(inp, portfolio=replace(inp.portfolio, targets={CASH: 1.0})), live, waiter
+    )
 
 
 def exposure_table(
