@@ -265,18 +265,18 @@ def _exposure(
     from xlrebalance.exposure.checks import plan_warnings
     from xlrebalance.exposure.lookthrough import FundHoldings, look_through
     from xlrebalance.pnl import pnl_report
+    from xlrebalance.quotes import funds as fund_data
     from xlrebalance.workbook import exposure_sheet
     from xlrebalance.workbook.schema import EXPOSURE_SHEET
 
     portfolio = inp.portfolio
-    limits = portfolio.settings.exposure_limits
-    has_limits = any(v is not None for v in (limits.company, limits.sector, limits.gross_leverage))
+    has_limits = portfolio.settings.exposure_limits.any_set
     has_sheet = EXPOSURE_SHEET in book.sheet_names()
     funds: Mapping[str, FundHoldings] = {}
     if has_sheet or has_limits:
         _say(book)("xlrebalance: fund holdings")
         try:
-            funds = _fund_holdings(portfolio, offline=offline)
+            funds = fund_data.holdings_for(portfolio, offline=offline)
         except XlRebalanceError as exc:
             log.warning("fund holdings unavailable: %s", exc)
     warnings = plan_warnings(portfolio, result.plan, funds)
@@ -286,18 +286,6 @@ def _exposure(
         return result
     plan = replace(result.plan, warnings=result.plan.warnings + warnings)
     return replace(result, plan=plan)
-
-
-def _fund_holdings(portfolio: Portfolio, *, offline: bool) -> Mapping[str, Any]:
-    from xlrebalance.quotes import QuoteCache
-    from xlrebalance.quotes.cache import FILENAME, default_directory
-    from xlrebalance.quotes.funds import fund_holdings, online_sources
-
-    if offline and not (default_directory() / FILENAME).exists():
-        return {}  # offline and never fetched: nothing to read, and no cache to create
-    with QuoteCache() as cache:
-        source, krx = online_sources(cache) if not offline else (None, None)
-        return fund_holdings(portfolio, cache, source, krx=krx).holdings
 
 
 def _require_prices(inp: WorkbookInput, missing: Mapping[str, str]) -> None:

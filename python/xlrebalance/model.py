@@ -165,6 +165,10 @@ class ExposureLimits:
     sector: float | None = None
     gross_leverage: float | None = None
 
+    @property
+    def any_set(self) -> bool:
+        return any(v is not None for v in (self.company, self.sector, self.gross_leverage))
+
 
 DEFAULT_SELL_TAX: Mapping[str, float] = {"KR:STOCK": 0.002, "KR:ETF": 0.0}
 

@@ -99,7 +99,7 @@ def test_a_refresh_that_finds_no_network_reads_fund_holdings_offline(
         asked.append(offline)
         return {}
 
-    monkeypatch.setattr(macros, "_fund_holdings", holdings)
+    monkeypatch.setattr("xlrebalance.quotes.funds.holdings_for", holdings)
     result = macros.refresh(OpenpyxlBook.open(book))
     assert any(w.startswith("no network:") for w in result.plan.warnings)
     assert asked == [True]

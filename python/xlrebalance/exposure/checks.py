@@ -46,7 +46,7 @@ def plan_warnings(
     """Limits broken before or after ``plan`` and rows past their take-profit return."""
     out: list[str] = []
     limits = portfolio.settings.exposure_limits
-    if any(v is not None for v in (limits.company, limits.sector, limits.gross_leverage)):
+    if limits.any_set:
         before = look_through(portfolio, funds)
         after = exposure_after(portfolio, plan, funds)
         out += limit_breaches(before, limits, "before the orders")

@@ -193,18 +193,12 @@ def with_exposure_checks(portfolio: Portfolio, plan: Plan, *, offline: bool) -> 
     holdings come from the cache (and, online, from Yahoo when older than a week); a book
     without limits or take-profit targets costs nothing here."""
     from xlrebalance.exposure.checks import plan_warnings
-    from xlrebalance.quotes import QuoteCache
-    from xlrebalance.quotes.funds import fund_holdings, online_sources
+    from xlrebalance.quotes.funds import holdings_for
 
-    limits = portfolio.settings.exposure_limits
-    has_limits = any(v is not None for v in (limits.company, limits.sector, limits.gross_leverage))
+    has_limits = portfolio.settings.exposure_limits.any_set
     if not has_limits and not any(h.take_profit is not None for h in portfolio.holdings):
         return plan
-    funds: Mapping[str, FundHoldings] = {}
-    if has_limits:
-        with QuoteCache() as cache:
-            source, krx = online_sources(cache) if not offline else (None, None)
-            funds = fund_holdings(portfolio, cache, source, krx=krx).holdings
+    funds = holdings_for(portfolio, offline=offline) if has_limits else {}
     return replace(plan, warnings=plan.warnings + plan_warnings(portfolio, plan, funds))
 
 

@@ -229,10 +229,24 @@ __all__ = [
     "HoldingsReport",
     "ProfileSource",
     "fund_holdings",
+    "holdings_for",
     "online_sources",
     "parse_profile",
     "wanted",
 ]
+
+
+def holdings_for(portfolio: Portfolio, *, offline: bool) -> Mapping[str, FundHoldings]:
+    """What ``portfolio``'s funds hold, from the default quote cache and, unless ``offline``,
+    from the sources when older than a week. Offline without a cache file: nothing, and no
+    cache file is created."""
+    from xlrebalance.quotes.cache import FILENAME, default_directory
+
+    if offline and not (default_directory() / FILENAME).exists():
+        return {}
+    with QuoteCache() as cache:
+        source, krx = online_sources(cache) if not offline else (None, None)
+        return fund_holdings(portfolio, cache, source, krx=krx).holdings
 
 
 def online_sources(cache: QuoteCache) -> tuple[ProfileSource, ProfileSource | None]:
