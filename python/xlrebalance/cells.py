@@ -323,15 +323,21 @@ _CURRENCY_NAMES = {"원": "KRW", "₩": "KRW", "￦": "KRW", "WON": "KRW", "$": 
 def currency(value: object, default: str, label: str, where: str) -> str:
     """An ISO code (``usd`` -> ``USD``; ``원``/``₩`` -> KRW, ``$``/``달러`` -> USD); blank:
     ``default``. An unknown code is an error (a typo would otherwise plan with no FX)."""
-    raw = text(value).upper()
-    if not raw:
+    code = currency_key(value)
+    if not code:
         return default
-    code = _CURRENCY_NAMES.get(raw, raw)
     if code not in KNOWN_CURRENCIES:
         raise PortfolioError(
             where, f"{label} {show(value)} is not a currency code such as KRW or USD"
         )
     return code
+
+
+def currency_key(value: object) -> str:
+    """The code a currency cell stands for (``원`` -> ``KRW``), or its text upper-cased when
+    unknown: for matching rows by key, where an unknown code is reported elsewhere."""
+    raw = text(value).upper()
+    return _CURRENCY_NAMES.get(raw, raw)
 
 
 _TRUE = {"true", "yes", "y", "1", "x", "o", "on", "예", "참", "네", "고정"}

@@ -149,3 +149,36 @@ def test_no_remote_is_a_clear_error(tmp_path: Path, kind: str) -> None:
     out = subprocess.run([script(), "sync", "push", str(path)], capture_output=True, text=True,
                          timeout=120, cwd=tmp_path)  # fmt: skip
     assert out.returncode == 2 and "no remote" in out.stderr
+
+
+def test_a_currency_typed_as_a_name_is_the_same_cash_row(tmp_path: Path) -> None:
+    """A Cash row whose currency reads '원' is the KRW row: a pulled amount lands on it, and no
+    second KRW row appears beside it."""
+    from sync_backends import folder_backend
+
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    book = work / "book.xlsm"
+    shutil.copy(ROOT / "rebalance.xlsm", book)
+    opened = OpenpyxlBook.open(book)
+    opened.workbook["Cash"]["B4"].value = "원"  # general / KRW, as a Korean user may type it
+    opened.workbook.save(book)
+    backend = folder_backend(tmp_path / "remote")
+    env = {**backend.env, "XLREBALANCE_SYNC_PASSPHRASE": PASSPHRASE}
+    remote = ["--remote", backend.url]
+    assert sync(["push", "book.xlsm", *remote], work, env)[0] == "pushed: revision 1"
+    doc = work / "portfolio.json"
+    doc.write_text(json.dumps({"version": 1, "accounts": [{"id": "tmp"}], "holdings": [],
+                               "targets": {"CASH": 1}}))  # fmt: skip
+    sync(["pull", "portfolio.json", *remote], work, env)
+    data = json.loads(doc.read_text())
+    general = next(a for a in data["accounts"] if a["id"] == "general")
+    assert general["cash"]["KRW"] == 1200000
+    general["cash"]["KRW"] = 1500000
+    doc.write_text(json.dumps(data))
+    assert sync(["push", "portfolio.json"], work, env)[0] == "pushed: revision 2"
+    assert sync(["pull", "book.xlsm", *remote], work, env)[0] == "pulled: revision 2"
+    cash = OpenpyxlBook.open(book).read_block("Cash")
+    # Updated where the user keeps it, as the user typed it; not cleared and re-added below.
+    assert cash[3][:3] == ["general", "원", 1500000], cash
+    assert [r[:2] for r in cash[4:] if r[0] == "general"] == [["general", "USD"]], cash

@@ -255,7 +255,7 @@ def _write_rows(book: Book, inp: WorkbookInput, old: Rows, new: Rows) -> None:
         book,
         CASH_SHEET,
         ("account", "currency", "amount"),
-        lambda v: ("cash", cells.text(v.get("account")), cells.text(v.get("currency")).upper()),
+        lambda v: ("cash", cells.text(v.get("account")), cells.currency_key(v.get("currency"))),
         {
             k: {"account": k[1], "currency": k[2], "amount": c["amount"]}
             for k, c in _section(new, "cash").items()
@@ -317,6 +317,8 @@ def _differs(current: CellValue, value: Cell, field: str) -> bool:
     if field == "tickers" and isinstance(value, str):
         now = [t.strip().upper() for t in cells.text(current).replace(";", ",").split(",")]
         return [t for t in now if t] != value.split(",")
+    if field == "currency":  # '원' is KRW: keep what the user typed
+        return cells.currency_key(current) != cells.currency_key(value)
     if cells.blank(current) and value in (None, ""):
         return False
     if (

@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from xlrebalance import cells
 from xlrebalance.document import portfolio_from_dict, portfolio_to_dict
 from xlrebalance.errors import PortfolioError
 from xlrebalance.sync.engine import Base, LocalCopy
@@ -132,7 +133,8 @@ def _paths(document: dict[str, Any]) -> dict[RowKey, str]:
         if isinstance(a, dict):
             paths[("account", str(a.get("id")))] = f"accounts[{i}]"
             for cur in a.get("cash") or {}:
-                paths[("cash", str(a.get("id")), cur.upper())] = f"accounts[{i}].cash.{cur}"
+                key = ("cash", str(a.get("id")), cells.currency_key(cur))
+                paths[key] = f"accounts[{i}].cash.{cur}"
     for i, h in enumerate(document.get("holdings") or []):
         if isinstance(h, dict):
             ticker = normalize_ticker(str(h.get("ticker", "")))
