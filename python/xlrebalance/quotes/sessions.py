@@ -176,9 +176,10 @@ def _build(code: str, first: int, last: int) -> dict[int, dict[date, Hours]]:
     overlay applied. Years outside the range are absent."""
     import exchange_calendars as xcals
     import numpy as np
-    from exchange_calendars.calendar_utils import _default_calendar_factories
+    from exchange_calendars.exchange_calendar_xkrx import XKRXExchangeCalendar
+    from exchange_calendars.exchange_calendar_xnys import XNYSExchangeCalendar
 
-    factory = _default_calendar_factories[code]
+    factory = {"XNYS": XNYSExchangeCalendar, "XKRX": XKRXExchangeCalendar}[code]
     low, high = factory.bound_min(), factory.bound_max()
     start, end = date(first, 1, 1), date(last, 12, 31)
     if low is not None:
