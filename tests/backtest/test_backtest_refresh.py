@@ -118,7 +118,9 @@ def test_a_stop_before_any_policy_finished_writes_nothing(built: Path, tmp_path:
     portfolio = read_input(book, offline=False).portfolio
     stop = StopSignal([])
     stop.request()
-    with pytest.raises(PortfolioError, match="stopped before the first policy finished"):
+    with pytest.raises(
+        PortfolioError, match="stopped before the first policy finished: no results"
+    ):
         run_policies(
             portfolio, start=None, end=None, specs=["none"], prices=str(tmp_path / "p.csv"),
             offline=True, stop=stop,

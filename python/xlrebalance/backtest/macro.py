@@ -97,7 +97,7 @@ def run_policies(
         left = tuple(p.name for p in policies[len(results) :])
         if not results:
             raise PortfolioError(
-                "Backtest", "stopped before the first policy finished: nothing was written"
+                "Backtest", "stopped before the first policy finished: no results to show"
             ) from None
         return BacktestRun(market, tuple(results), source, left)
     return BacktestRun(market, tuple(results), source)
