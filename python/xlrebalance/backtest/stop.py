@@ -101,6 +101,7 @@ def _windows_escape(excel_hwnd: int | None) -> StopCheck | None:  # pragma: no c
         return pid.value
 
     excel = process_of(excel_hwnd) if excel_hwnd else 0
+    user32.GetAsyncKeyState(vk_escape)  # forget a press from before the run (the low bit)
 
     def pressed() -> bool:
         # High bit: down now; low bit: pressed since the last call (so a tap between polls).
