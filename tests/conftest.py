@@ -24,10 +24,18 @@ settings.load_profile(
 DEAD_END = "http://127.0.0.1:9"  # the discard port: connections are refused at once
 
 
+@pytest.fixture(scope="session")
+def _calendar_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Trading sessions built from exchange-calendars (seconds for XKRX) are derived data: one
+    folder for the whole run, so that subprocesses do not rebuild them test after test."""
+    return tmp_path_factory.mktemp("calendars")
+
+
 @pytest.fixture(autouse=True)
-def _no_network(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _no_network(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, _calendar_dir: Path) -> None:
     for name in ("KRX_ID", "KRX_PW"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XLREBALANCE_YAHOO_URL", DEAD_END)
     monkeypatch.setenv("XLREBALANCE_KRX_URL", DEAD_END)
     monkeypatch.setenv("XLREBALANCE_CACHE_DIR", str(tmp_path / "xlrebalance-cache"))
+    monkeypatch.setenv("XLREBALANCE_CALENDAR_DIR", str(_calendar_dir))

@@ -20,7 +20,8 @@ from test_console_script import ROOT, run
 from xlrebalance.cli import _parser
 
 SEED = ROOT / "python" / "xlrebalance" / "templates" / "examples" / "seed.json"
-HEAVY = ("scipy", "highspy", "numpy", "openpyxl", "yfinance", "pykrx", "curl_cffi", "rich")
+HEAVY = ("scipy", "highspy", "numpy", "openpyxl", "yfinance", "pykrx", "curl_cffi", "rich",
+         "exchange_calendars", "pandas")  # fmt: skip
 
 
 def imported_after(code: str) -> list[str]:

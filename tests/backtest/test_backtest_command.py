@@ -116,3 +116,54 @@ def test_ctrl_c_prints_what_finished_and_names_what_did_not(
     assert [p["policy"] for p in doc["policies"]] == ["none"]
     assert doc["not_run"] == ["monthly", "quarterly"]
     assert "interrupted; not run: monthly, quarterly" in out.err
+
+
+def damaged_prices(path: Path) -> Path:
+    """The seed closes with a 13-session hole in QQQ, SOXX ending after 40 sessions (delisted)
+    and a column the book does not hold."""
+    lines = seed_prices(path).read_text(encoding="utf-8").splitlines()
+    header = lines[0].split(",")
+    qqq, soxx = header.index("QQQ"), header.index("SOXX")
+    out = [lines[0] + ",NOTINBOOK"]
+    for i, line in enumerate(lines[1:], 1):
+        cells = line.split(",")
+        if 20 <= i <= 32:
+            cells[qqq] = ""
+        if i > 40:
+            cells[soxx] = ""
+        out.append(",".join(cells) + ",1.0")
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_gap_a_delisting_and_an_unknown_column_are_said_not_hidden(tmp_path: Path) -> None:
+    prices = damaged_prices(tmp_path / "p.csv")
+    out = run([str(SEED), "--prices", str(prices), "--policy", "monthly", "--json"], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "Traceback" not in out.stderr
+    doc = json.loads(out.stdout)
+    notes = doc["notes"]
+    assert "p.csv: columns not in the portfolio, ignored: NOTINBOOK" in notes
+    assert any(n.startswith("QQQ: history gap from 2024-01-29 to 2024-02-14") for n in notes)
+    assert any(n.startswith("SOXX: history ends on 2024-02-26") for n in notes)
+    assert doc["policies"][0]["final_value"] > 0
+    text = run([str(SEED), "--prices", str(prices), "--policy", "none"], tmp_path)
+    assert "SOXX: history ends on 2024-02-26 (delisted or renamed?)" in text.stdout
+
+
+@pytest.mark.parametrize(
+    ("csv", "message"),
+    [
+        ("date,AAA\n2024-01-02,1\n2024-01-03,2\n", "no price history for any ticker"),
+        ("date,VOO\n2024-01-02,1\n2024-13-03,2\n", "p.csv row 3: date '2024-13-03' is not"),
+        ("date,VOO\n2024-01-02,1\n2024-01-03,abc\n", "p.csv row 3 column VOO: 'abc' is not"),
+        (None, "p.csv: cannot read the prices file"),
+    ],
+)
+def test_bad_prices_files_are_one_clear_line(tmp_path: Path, csv: str | None, message: str) -> None:
+    if csv is not None:
+        (tmp_path / "p.csv").write_text(csv, encoding="utf-8")
+    out = run([str(SEED), "--prices", str(tmp_path / "p.csv")], tmp_path)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -162,3 +163,32 @@ def test_history_rows_live_in_the_quote_cache_file(server: HistoryYahoo, cache: 
         assert reopened.history("AAPL", "2024-02-01", "2024-02-01") == [
             ("2024-02-01", 104.0, 103.0, 0.5)
         ]
+
+
+def test_the_command_names_an_unknown_ticker_and_runs_the_rest(
+    server: HistoryYahoo, tmp_path: Path
+) -> None:
+    # The installed command in a subprocess, online against the local Yahoo: NOPE is unknown
+    # there (404), the backtest runs on the others and says what it left out.
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from xlrebalance.document import portfolio_to_dict
+
+    doc = portfolio_to_dict(book())
+    doc["fx"] = {"USDKRW": 1300.0}
+    (tmp_path / "book.json").write_text(json.dumps(doc), encoding="utf-8")
+    script = Path(sys.executable).parent / "xlrebalance"
+    env = {**os.environ, "XLREBALANCE_YAHOO_URL": server.url, "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run(
+        [str(script), "backtest", "book.json", "--start", "2024-01-01", "--end", "2024-02-29",
+         "--policy", "monthly", "--json"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    notes = json.loads(done.stdout)["notes"]
+    assert any(n.startswith("NOPE: no history from Yahoo") for n in notes), notes
+    assert any(n.startswith("NOPE: no price history; left out") for n in notes), notes

@@ -343,3 +343,11 @@ def test_workbook_new_writes_the_run_main_file_but_keeps_a_users(tmp_path: Path)
     # xlwings imports the workbook's name as a module: not possible for "my book".
     assert main(["workbook", "new", str(tmp_path / "my book.xlsm")]) == 0
     assert not (tmp_path / "my book.py").exists()
+
+
+def test_backtest_button_keeps_esc_for_python(built: Path) -> None:
+    # Read back from the built file: Esc must stop the backtest (Python watches the key), not
+    # interrupt the VBA macro that waits for it.
+    code = _vba_modules(built)["RebalanceRibbon.bas"].replace("\r\n", "\n")
+    body = code.split("Sub OnBacktest(", 1)[1].split("End Sub", 1)[0]
+    assert body.index("Excel.Application.EnableCancelKey = 0") < body.index("RunPythonCode")

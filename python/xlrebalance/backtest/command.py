@@ -7,6 +7,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -105,6 +106,11 @@ def load_history(
     currencies = [c for c in portfolio.currencies() if c != portfolio.base_currency]
     if prices is not None:
         history = split_fx(read_prices_csv(prices), portfolio.base_currency, currencies)
+        held = {h.ticker for h in portfolio.holdings}
+        extra = [t for t in history.tickers if t not in held]
+        if extra:  # often a misspelt header, whose ticker is then reported as left out
+            note = f"{Path(prices).name}: columns not in the portfolio, ignored: {', '.join(extra)}"
+            history = replace(history, notes=(*history.notes, note))
         return history, f"{Path(prices).name} (closes as given; no dividends added)"
     from xlrebalance.backtest.prices import yahoo_history
 

@@ -1,13 +1,15 @@
 """Market sessions and the freshness policy built on them.
 
-Three "markets" matter for freshness: ``US`` (NYSE/Nasdaq regular session 09:30-16:00
-America/New_York), ``KR`` (KRX regular session 09:00-15:30 Asia/Seoul) and ``FX`` (the
+Three "markets" matter for freshness: ``US`` (NYSE/Nasdaq, regular session 09:30-16:00
+America/New_York), ``KR`` (KRX, regular session 09:00-15:30 Asia/Seoul) and ``FX`` (the
 interbank market, open from Sunday 17:00 to Friday 17:00 New York time).
 
-The holiday tables cover 2025-2027 (exchange-announced full closures, plus NYSE's 13:00 early
-closes). Outside those years only weekends are known; a missed holiday merely costs one
-unnecessary fetch, never a wrong price, because the freshness rule below then falls back to the
-intraday time-to-live. Extend the tables when the exchanges publish the next year.
+Which days NYSE and KRX trade, and their hours that day (NYSE's 13:00 early closes, KRX's late
+opening on the first day of the year and on the college entrance exam day), come from
+exchange-calendars with our corrections (:mod:`xlrebalance.quotes.sessions`, shared with the
+backtests). For a year the library cannot answer (not installed, or out of its range) only
+weekends are known: a missed holiday then costs one unnecessary fetch, never a wrong price,
+because the freshness rule below falls back to the intraday time-to-live.
 """
 
 from __future__ import annotations
@@ -17,66 +19,40 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from xlrebalance.quotes import sessions
+
 NEW_YORK = ZoneInfo("America/New_York")
 SEOUL = ZoneInfo("Asia/Seoul")
 
 
-def _days(text: str) -> frozenset[date]:
-    return frozenset(date.fromisoformat(d) for d in text.split())
-
-
-# NYSE full-day closures (nyse.com "Holidays & Trading Hours"), including the 2025-01-09
-# national day of mourning.
-US_HOLIDAYS = _days(
-    """
-    2025-01-01 2025-01-09 2025-01-20 2025-02-17 2025-04-18 2025-05-26 2025-06-19 2025-07-04
-    2025-09-01 2025-11-27 2025-12-25
-    2026-01-01 2026-01-19 2026-02-16 2026-04-03 2026-05-25 2026-06-19 2026-07-03 2026-09-07
-    2026-11-26 2026-12-25
-    2027-01-01 2027-01-18 2027-02-15 2027-03-26 2027-05-31 2027-06-18 2027-07-05 2027-09-06
-    2027-11-25 2027-12-24
-    """
-)
-# NYSE early closes at 13:00 New York time.
-US_EARLY_CLOSES = _days("2025-07-03 2025-11-28 2025-12-24 2026-11-27 2026-12-24 2027-11-26")
-
-# KRX closures: public holidays that fall on weekdays (with substitute days), election days,
-# Labour Day (1 May) and the year-end closing day (31 Dec).
-KR_HOLIDAYS = _days(
-    """
-    2025-01-01 2025-01-27 2025-01-28 2025-01-29 2025-01-30 2025-03-03 2025-05-01 2025-05-05
-    2025-05-06 2025-06-03 2025-06-06 2025-08-15 2025-10-03 2025-10-06 2025-10-07 2025-10-08
-    2025-10-09 2025-12-25 2025-12-31
-    2026-01-01 2026-02-16 2026-02-17 2026-02-18 2026-03-02 2026-05-01 2026-05-05 2026-05-25
-    2026-06-03 2026-08-17 2026-09-24 2026-09-25 2026-10-05 2026-10-09 2026-12-25 2026-12-31
-    2027-01-01 2027-02-08 2027-02-09 2027-03-01 2027-05-05 2027-05-13 2027-08-16 2027-09-14
-    2027-09-15 2027-09-16 2027-10-04 2027-10-11 2027-12-27 2027-12-31
-    """
-)
-
-
 @dataclass(frozen=True)
 class Exchange:
-    """A daily regular session in a local time zone, closed on weekends and listed holidays."""
+    """A daily session in a local time zone: the days and hours exchange-calendars gives for
+    ``market`` (see :mod:`xlrebalance.quotes.sessions`); weekdays at the regular hours for a
+    year it does not know."""
 
     name: str
+    market: str
     zone: ZoneInfo
     open: time
     close: time
-    holidays: frozenset[date] = frozenset()
-    early_closes: frozenset[date] = frozenset()
-    early_close: time | None = None
 
     def session(self, day: date) -> tuple[datetime, datetime] | None:
-        """Open and close (aware) of the regular session on ``day``, or None if closed."""
-        if day.weekday() >= 5 or day in self.holidays:
+        """Open and close (aware) of the session on ``day``, or None if closed."""
+        known = sessions.year_sessions(self.market, day.year)
+        if known is None:
+            if day.weekday() >= 5:
+                return None
+            return (
+                datetime.combine(day, self.open, self.zone),
+                datetime.combine(day, self.close, self.zone),
+            )
+        hours = known.get(day)
+        if hours is None:
             return None
-        close = self.close
-        if day in self.early_closes and self.early_close is not None:
-            close = self.early_close
         return (
-            datetime.combine(day, self.open, self.zone),
-            datetime.combine(day, close, self.zone),
+            datetime.fromtimestamp(hours[0], self.zone),
+            datetime.fromtimestamp(hours[1], self.zone),
         )
 
     def is_open(self, now: datetime) -> bool:
@@ -86,7 +62,7 @@ class Exchange:
     def last_close(self, now: datetime) -> datetime:
         """The close of the most recent session that has ended at ``now``."""
         day = now.astimezone(self.zone).date()
-        for _ in range(30):  # the longest closure (Seollal + weekend) is far shorter
+        for _ in range(30):  # the longest closure (Chuseok + weekends) is far shorter
             session = self.session(day)
             if session is not None and session[1] <= now:
                 return session[1]
@@ -123,16 +99,8 @@ class ForexWeek:
         return close
 
 
-NYSE = Exchange(
-    "NYSE",
-    NEW_YORK,
-    time(9, 30),
-    time(16),
-    US_HOLIDAYS,
-    US_EARLY_CLOSES,
-    time(13),
-)
-KRX = Exchange("KRX", SEOUL, time(9), time(15, 30), KR_HOLIDAYS)
+NYSE = Exchange("NYSE", "US", NEW_YORK, time(9, 30), time(16))
+KRX = Exchange("KRX", "KR", SEOUL, time(9), time(15, 30))
 FOREX = ForexWeek()
 
 CALENDARS: Mapping[str, Exchange | ForexWeek] = {"US": NYSE, "KR": KRX, "FX": FOREX}

@@ -185,6 +185,8 @@ class KrxSource:
         out: dict[str, Mapping[str, Any] | str] = {}
         with _PYKRX_LOCK:
             try:
+                # Before the time budget: the first call in a year builds its calendar.
+                stamp = KRX.last_session_day(self.clock()).strftime("%Y%m%d")
                 auth, _, etx_core = _pykrx()
                 deadline = self.retry.deadline()
                 self._login(auth, deadline)
@@ -193,7 +195,6 @@ class KrxSource:
                     str(r.get("ISU_SRT_CD", "")).strip(): str(r.get("ISU_CD", "")).strip()
                     for r in listing.to_dict("records")
                 }
-                stamp = KRX.last_session_day(self.clock()).strftime("%Y%m%d")
                 for code in codes:
                     if code not in isin:
                         out[code] = {}
@@ -212,12 +213,13 @@ class KrxSource:
     # -- internals ------------------------------------------------------------------------
 
     def _fetch(self, codes: list[str]) -> dict[str, Quote]:
+        # Before the time budget starts: the first call in a year builds its trading calendar.
+        day = KRX.last_session_day(self.clock())
         auth, market_core, etx_core = _pykrx()
         deadline = self.retry.deadline()
         self._login(auth, deadline)
-        day = KRX.last_session_day(self.clock())
         rows: dict[str, tuple[Mapping[str, Any], str]] = {}
-        # A day the holiday table lacks comes back without prices: step back a session.
+        # A closure the calendar lacks comes back without prices: step back a session.
         for _ in range(5):
             stamp = day.strftime("%Y%m%d")
             stocks = self._call(partial(market_core.전종목시세().fetch, stamp, "ALL"), deadline)
@@ -236,7 +238,10 @@ class KrxSource:
                 rows.update({k: v for k, v in _priced(etfs, "etf").items() if k not in rows})
             except Exception as exc:
                 etf_error = _describe(exc)
-        closed = datetime.combine(day, KRX.close, SEOUL).astimezone(UTC)
+        session = KRX.session(day)  # its own hours (a late opening moves the close too)
+        closed = (session[1] if session else datetime.combine(day, KRX.close, SEOUL)).astimezone(
+            UTC
+        )
         fetched = datetime.now(UTC)
         out: dict[str, Quote] = {}
         for code in codes:

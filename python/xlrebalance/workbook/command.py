@@ -62,6 +62,12 @@ def add_commands(commands: Any) -> None:
         action="store_true",
         help="use prices that jumped implausibly far from the last ones (after a split)",
     )
+    refresh.add_argument(
+        "--backtest",
+        action="store_true",
+        help="also run the Backtest sheet (its row 3) into the same save; offline with "
+        "--offline (cached history or the sheet's prices CSV)",
+    )
     refresh.set_defaults(handler=_refresh)
 
 
@@ -124,7 +130,7 @@ def _new(args: argparse.Namespace) -> int:
 
 
 def _refresh(args: argparse.Namespace) -> int:
-    from xlrebalance.macros import refresh
+    from xlrebalance.macros import NO_NETWORK, refresh
     from xlrebalance.workbook.book import OpenpyxlBook
     from xlrebalance.workbook.package import (
         Fingerprint,
@@ -140,13 +146,24 @@ def _refresh(args: argparse.Namespace) -> int:
     check_target(target)
     if target.suffix.lower() != source.suffix.lower():
         raise XlRebalanceError(f"--out must keep the workbook's type ({source.suffix})")
+    backtest_problem: str | None = None
     # One run at a time per target, for the whole read-plan-write cycle; the fingerprint
     # catches writers that do not take the lock (Excel, a sync client, an older version).
     with workbook_lock(target):
         leftovers = remove_leftovers(target)
         read = Fingerprint.of(source)
         book = OpenpyxlBook.open(source)
+        if args.backtest:
+            from xlrebalance.backtest.macro import fill_on_refresh, require_sheet
+
+            require_sheet(book)
         result = refresh(book, offline=args.offline, accept_jumps=args.accept_jumps)
+        if args.backtest:  # offline too once the refresh found no network
+            offline = args.offline or any(n.startswith(NO_NETWORK) for n in result.notes)
+            folder = source.resolve().parent
+            backtest_problem = fill_on_refresh(
+                book, result.portfolio, offline=offline, folder=folder, stream=sys.stderr
+            )
         same = target == source or (target.exists() and target.samefile(source))
         lost = save_workbook(book.workbook, target, source=source, expect=read if same else None)
     if leftovers:
@@ -181,6 +198,9 @@ def _refresh(args: argparse.Namespace) -> int:
             f"cannot keep: {describe(lost)}. {source.name} is unchanged.",
             file=sys.stderr,
         )
+    if args.backtest and backtest_problem:
+        print(f"xlrebalance: backtest not filled: {backtest_problem}", file=sys.stderr)
+        return 2
     return 0
 
 

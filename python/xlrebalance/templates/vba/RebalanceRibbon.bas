@@ -28,6 +28,9 @@ Public Sub OnSync(control As Office.IRibbonControl)
 End Sub
 
 Public Sub OnBacktest(control As Office.IRibbonControl)
+    ' Esc stops a backtest in Python (xlrebalance.backtest.stop watches the key); here it must
+    ' not also interrupt this macro once RunPython returns. Excel resets it when the macro ends.
+    Excel.Application.EnableCancelKey = 0 ' xlDisabled
     RunPythonCode "import xlrebalance.macros as m; m.backtest_caller()"
 End Sub
 
