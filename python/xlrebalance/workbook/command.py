@@ -145,10 +145,16 @@ def _refresh(args: argparse.Namespace) -> int:
     with workbook_lock(target):
         leftovers = remove_leftovers(target)
         read = Fingerprint.of(source)
-        book = OpenpyxlBook.open(source)
+        book = OpenpyxlBook.open(source, owned_only=True)
         result = refresh(book, offline=args.offline, accept_jumps=args.accept_jumps)
         same = target == source or (target.exists() and target.samefile(source))
-        lost = save_workbook(book.workbook, target, source=source, expect=read if same else None)
+        lost = save_workbook(
+            book.workbook,
+            target,
+            source=source,
+            expect=read if same else None,
+            foreign=book.foreign,
+        )
     if leftovers:
         print(
             f"xlrebalance: removed {leftovers} temp file(s) an interrupted run left beside "
@@ -205,7 +211,7 @@ def load_workbook_input(path: str, *, offline: bool = True) -> Any:
     from xlrebalance.workbook.book import OpenpyxlBook
     from xlrebalance.workbook.reader import read_input
 
-    return read_input(OpenpyxlBook.open(path), offline=offline)
+    return read_input(OpenpyxlBook.open(path, owned_only=True), offline=offline)
 
 
 def load_workbook_portfolio(path: str, *, offline: bool = True) -> Any:
