@@ -6,7 +6,8 @@ Then the installed command on odd workbooks, each beside the plain one: time and
 - plain: the 700-row workbook;
 - stray cell: the same with one value at Holdings!A1048576 (refused, naming the cell);
 - big user sheet: the same with a user sheet of ``--user-rows`` rows (default 1,000,000) x 6
-  columns, which the tool does not own.
+  columns, which the tool does not own (its text in a shared-strings table, as Excel saves);
+- both: the big user sheet and the stray value.
 
 .venv/bin/python bench/workbook.py [--user-rows N] [--skip-big]
 """
@@ -75,8 +76,9 @@ def make_book(path: Path) -> None:
 
 
 def add_user_sheet(path: Path, rows: int) -> None:
-    """A user sheet of ``rows`` x 6 (dates, text, numbers), written straight as sheet XML
-    (openpyxl would need gigabytes to build it) in place of a small sheet openpyxl added."""
+    """A user sheet of ``rows`` x 6 (dates, text, numbers, a formula), stored as Excel stores it
+    (text in a shared-strings table, one string per row plus 13 repeated ones), written straight
+    as XML in place of a small sheet openpyxl added (openpyxl would need gigabytes to build it)."""
     wb = load_workbook(path, keep_vba=True)
     ws = wb.create_sheet("MyData")
     ws["A1"] = "placeholder"
@@ -85,6 +87,7 @@ def add_user_sheet(path: Path, rows: int) -> None:
         names = z.namelist()
         workbook = z.read("xl/workbook.xml").decode()
         rels = z.read("xl/_rels/workbook.xml.rels").decode()
+        types = z.read("[Content_Types].xml").decode()
     import re
 
     rid = re.search(r'<sheet [^>]*name="MyData"[^>]*r:id="(rId\d+)"', workbook)
@@ -94,11 +97,26 @@ def add_user_sheet(path: Path, rows: int) -> None:
     )
     assert target is not None
     part = "xl/" + target.group(1)
+    assert "xl/sharedStrings.xml" not in names  # openpyxl 3.1.5 writes strings inline
+    rels = rels.replace(
+        "</Relationships>",
+        '<Relationship Id="rIdBenchStrings" Type="http://schemas.openxmlformats.org/'
+        'officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
+        "</Relationships>",
+    )
+    types = types.replace(
+        "</Types>",
+        '<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
+    )
+    replaced = {part, "xl/_rels/workbook.xml.rels", "[Content_Types].xml"}
     out = path.with_suffix(".tmp")
     with zipfile.ZipFile(path) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for name in names:
-            if name != part:
+            if name not in replaced:
                 dst.writestr(src.getinfo(name), src.read(name))
+        dst.writestr("xl/_rels/workbook.xml.rels", rels)
+        dst.writestr("[Content_Types].xml", types)
         with dst.open(part, "w", force_zip64=True) as sheet:
             sheet.write(
                 b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -108,16 +126,29 @@ def add_user_sheet(path: Path, rows: int) -> None:
             chunk: list[str] = []
             for r in range(1, rows + 1):
                 chunk.append(
-                    f'<row r="{r}"><c r="A{r}"><v>{45000 + r % 900}</v></c>'
-                    f'<c r="B{r}" t="inlineStr"><is><t>item {r}</t></is></c>'
+                    f'<row r="{r}"><c r="A{r}" s="1"><v>{45000 + r % 900}</v></c>'
+                    f'<c r="B{r}" t="s"><v>{13 + r - 1}</v></c>'
                     f'<c r="C{r}"><v>{r * 1.5}</v></c><c r="D{r}"><v>{r % 97}</v></c>'
-                    f'<c r="E{r}" t="inlineStr"><is><t>note {r % 13}</t></is></c>'
-                    f'<c r="F{r}"><v>{r}</v></c></row>'
+                    f'<c r="E{r}" t="s"><v>{r % 13}</v></c>'
+                    f'<c r="F{r}"><f>C{r}*2</f><v>{r * 3.0}</v></c></row>'
                 )
                 if len(chunk) == 10_000:
                     sheet.write("".join(chunk).encode())
                     chunk = []
             sheet.write("".join(chunk).encode() + b"</sheetData></worksheet>")
+        with dst.open("xl/sharedStrings.xml", "w", force_zip64=True) as strings:
+            strings.write(
+                b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+                b'count="%d" uniqueCount="%d">' % (2 * rows, rows + 13)
+            )
+            strings.write("".join(f"<si><t>note {n}</t></si>" for n in range(13)).encode())
+            for first in range(1, rows + 1, 10_000):
+                last = min(first + 10_000, rows + 1)
+                strings.write(
+                    "".join(f"<si><t>item {r}</t></si>" for r in range(first, last)).encode()
+                )
+            strings.write(b"</sst>")
     os.replace(out, path)
 
 
@@ -156,7 +187,11 @@ def odd_workbooks(tmp: Path, user_rows: int, skip_big: bool) -> None:
         shutil.copyfile(plain, big)
         add_user_sheet(big, user_rows)
         size = big.stat().st_size / 1e6
-        cases.append((f"user sheet of {user_rows:,} rows ({size:.0f} MB file)", big))
+        cases.append((f"plus a user sheet of {user_rows:,} rows ({size:.0f} MB)", big))
+        both = tmp / "both.xlsm"
+        shutil.copyfile(stray, both)
+        add_user_sheet(both, user_rows)
+        cases.append(("plus that sheet and the stray value", both))
     print()
     print(f"{'xlrebalance refresh --offline':44} {'time':>8} {'peak RSS':>10}  exit")
     for label, path in cases:
