@@ -322,3 +322,22 @@ def test_libreoffice_reads_the_user_sheet_as_before(user_book: Path, tmp_path: P
     after = (tmp_path / "after" / f"after-{USER_SHEET}.csv").read_text(encoding="utf-8")
     assert after == before
     assert "item 300" in after
+
+
+def test_a_shared_string_cell_in_an_odd_form_loads_the_whole_workbook(
+    user_book: Path, tmp_path: Path
+) -> None:
+    """A cell of ours that the inline rewrite does not recognise (spaces around the index,
+    which Excel never writes but a reader accepts) is not left pointing into the emptied
+    table: the workbook is loaded whole instead, as before."""
+    book = tmp_path / "odd.xlsm"
+    holdings = _sheet_parts(user_book)["Holdings"]
+    with zipfile.ZipFile(user_book) as z, zipfile.ZipFile(book, "w") as out:
+        for info in z.infolist():
+            data = z.read(info)
+            if info.filename == holdings:
+                data = re.sub(rb'(t="s"><v>)(\d+)(</v>)', rb"\1 \2 \3", data, count=1)
+            out.writestr(info, data)
+    assert foreign.strip(book, OWNED_SHEETS) is None
+    run = xlrebalance("refresh", str(book), "--offline", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr

@@ -56,6 +56,7 @@ _DATA_START = re.compile(rb"<sheetData\b")
 _DATA_CLOSE = b"</sheetData>"
 _STRING_ITEM = re.compile(rb"<si\b[^>]*?(?:/>|>(.*?)</si>)", re.S)
 _SHARED_CELL = re.compile(rb'<c\b([^>/]*?)\st="s"([^>/]*)>\s*<v>(\d+)</v>\s*</c>')
+_ANY_SHARED_CELL = re.compile(rb'<c\b[^>]*\st="s"')
 _ROOT_TAG = re.compile(rb"<worksheet\b[^>]*>")
 _NS_DECL = re.compile(rb'\sxmlns:([\w.-]+)="([^"]*)"')
 _IGNORABLE = re.compile(rb'\smc:Ignorable="[^"]*"')
@@ -161,7 +162,10 @@ def strip(source: Path, owned: Iterable[str]) -> ForeignCells | None:
             for info in archive.infolist():
                 name = info.filename
                 if name in own_data:
-                    target.writestr(info, _inline_strings(own_data[name], used))
+                    inline = _inline_strings(own_data[name], used)
+                    if _ANY_SHARED_CELL.search(inline):
+                        return None  # a shared-string cell written in a form not recognised
+                    target.writestr(info, inline)
                 elif name == strings_part:
                     target.writestr(info, EMPTY_STRINGS)
                 elif name in foreign.values():
