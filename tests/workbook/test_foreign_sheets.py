@@ -341,3 +341,34 @@ def test_a_shared_string_cell_in_an_odd_form_loads_the_whole_workbook(
     assert foreign.strip(book, OWNED_SHEETS) is None
     run = xlrebalance("refresh", str(book), "--offline", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
+
+
+class _Endless:
+    def read(self, size: int = -1, /) -> bytes:
+        return b"x" * 1024
+
+
+class _Broken:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def read(self, size: int = -1, /) -> bytes:
+        self.calls += 1
+        if self.calls > 2:
+            raise OSError("disk gone")
+        return b"<row/>"
+
+
+def test_reading_ahead_hands_over_errors_and_stops_with_its_reader() -> None:
+    """The thread that decompresses ahead: a read error reaches the reader (never a silently
+    short sheet), and a reader that stops early does not leave the thread blocked."""
+    with foreign._ReadAhead(_Broken()) as ahead:
+        assert ahead.read(10) == b"<row/>" and ahead.read(10) == b"<row/>"
+        with pytest.raises(OSError, match="disk gone"):
+            ahead.read(10)
+    reader = foreign._ReadAhead(_Endless())
+    with reader:
+        assert reader.read(10) == b"x" * 1024
+    assert not reader._thread.is_alive()
+    with foreign._ReadAhead(io.BytesIO(b"abc")) as ahead:
+        assert ahead.read(10) == b"abc" and ahead.read(10) == b"" and ahead.read(10) == b""

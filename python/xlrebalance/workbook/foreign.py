@@ -25,12 +25,14 @@ layout) is loaded whole, as before: :func:`strip` returns None.
 from __future__ import annotations
 
 import io
+import queue
 import re
+import threading
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from xlrebalance.workbook.preserve import OFFICE_DOC, _relationships_by_id, _sheet_targets
 
@@ -61,6 +63,10 @@ _ROOT_TAG = re.compile(rb"<worksheet\b[^>]*>")
 _NS_DECL = re.compile(rb'\sxmlns:([\w.-]+)="([^"]*)"')
 _IGNORABLE = re.compile(rb'\smc:Ignorable="[^"]*"')
 _DIMENSION = re.compile(rb"<dimension\b[^>]*/>")
+
+
+class Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
 
 
 @dataclass
@@ -266,7 +272,7 @@ def _head_and_tail(stream: IO[bytes]) -> tuple[bytes | None, bytes]:
     return head, tail
 
 
-def _sections(stream: IO[bytes]) -> Iterator[tuple[str, bytes]]:
+def _sections(stream: Readable) -> Iterator[tuple[str, bytes]]:
     """A worksheet's XML in chunks, each tagged "head", "data" (the whole ``<sheetData>``
     element) or "tail"; a sheet of any size in bounded memory."""
     buffer = b""
@@ -370,11 +376,55 @@ def _restored_sheet(made: bytes, sheet: ForeignSheet, source: zipfile.ZipFile) -
     if sheet.dimension is not None:
         head = _DIMENSION.sub(lambda _: sheet.dimension or b"", head, count=1)
     yield head
-    with source.open(sheet.part) as stream:
-        for kind, chunk in _sections(stream):
+    with source.open(sheet.part) as stream, _ReadAhead(stream) as ahead:
+        for kind, chunk in _sections(ahead):
             if kind == "data":
                 yield chunk
     yield tail
+
+
+class _ReadAhead:
+    """A stream read in a thread, a few chunks ahead of its reader: zlib releases the GIL, so
+    decompressing the source overlaps with compressing the output (on a second core)."""
+
+    def __init__(self, stream: Readable, depth: int = 4) -> None:
+        self._queue: queue.Queue[bytes | BaseException] = queue.Queue(depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._produce, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _produce(self, stream: Readable) -> None:
+        try:
+            while not self._stop.is_set():
+                chunk = stream.read(CHUNK)
+                self._put(chunk)
+                if not chunk:
+                    return
+        except BaseException as exc:  # handed to the reader, raised there
+            self._put(exc)
+
+    def _put(self, item: bytes | BaseException) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def read(self, size: int = -1, /) -> bytes:
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        if not item:
+            self._queue.put(item)  # the end stays the end for later reads
+        return item
+
+    def __enter__(self) -> _ReadAhead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _with_namespaces(head: bytes, source_root: bytes) -> bytes:
