@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
 
+from xlrebalance.errors import XlRebalanceError
 from xlrebalance.workbook.preserve import OFFICE_DOC, _relationships_by_id, _sheet_targets
 
 CHUNK = 1 << 20
@@ -97,12 +98,16 @@ class ForeignCells:
         ):
             found = _package_parts(made)
             if found is None:
-                raise ValueError("openpyxl wrote a package without a workbook")
+                raise XlRebalanceError("openpyxl wrote a package without a workbook")
             made_sheets, made_strings = found
             if made_strings is not None:
                 # openpyxl 3.1.5 writes every string inline; one that writes a shared-strings
                 # table would need its indices moved past the source's (not done: pinned).
-                raise ValueError("openpyxl wrote shared strings: foreign.py expects none")
+                raise XlRebalanceError(
+                    "this openpyxl writes a shared-strings table, so the cells of your own "
+                    "sheets cannot be put back; nothing was written (install the openpyxl "
+                    "version pinned in constraints.txt)"
+                )
             foreign_parts = {
                 made_sheets[name]: sheet
                 for name, sheet in self.sheets.items()
@@ -371,7 +376,7 @@ def _restored_sheet(made: bytes, sheet: ForeignSheet, source: zipfile.ZipFile) -
     """openpyxl's XML of a foreign sheet with the source's cells in place of its own."""
     head, tail = _head_and_tail(io.BytesIO(made))
     if head is None:
-        raise ValueError(f"{sheet.part}: openpyxl wrote a sheet without sheetData")
+        raise XlRebalanceError(f"{sheet.part}: openpyxl wrote a sheet without sheetData")
     head = _with_namespaces(head, sheet.root_tag)
     if sheet.dimension is not None:
         head = _DIMENSION.sub(lambda _: sheet.dimension or b"", head, count=1)
