@@ -21,6 +21,7 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
+from openpyxl.worksheet.table import Table
 
 from xlrebalance.workbook import foreign
 from xlrebalance.workbook.build import build_workbook
@@ -155,6 +156,12 @@ def user_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ws["H2"] = "noted"
     ws["H2"].comment = Comment("a note", "me")
     ws.column_dimensions["A"].width = 30
+    for c, title in enumerate(("Code", "Amount", "Note"), start=10):
+        ws.cell(1, c, title)
+    for r in range(2, 6):
+        for c, value in enumerate((f"C{r}", r * 10, "x"), start=10):
+            ws.cell(r, c, value)
+    ws.add_table(Table(displayName="MyTable", ref="J1:L5"))
     save_workbook(wb, path, backup=False)
     _excel_like(path)
     return path
@@ -180,6 +187,10 @@ def _cells(path: Path) -> dict[str, tuple[object, ...]]:
     found["link"] = (ws["H1"].hyperlink.target if ws["H1"].hyperlink else None,)
     found["comment"] = (ws["H2"].comment.text if ws["H2"].comment else None,)
     found["width"] = (ws.column_dimensions["A"].width,)
+    found["tables"] = tuple(
+        (t.displayName, t.ref, tuple(col.name for col in t.tableColumns))
+        for t in ws.tables.values()
+    )
     return found
 
 
@@ -219,6 +230,7 @@ def test_a_user_sheet_survives_a_refresh_byte_for_byte(user_book: Path, tmp_path
         rb"<si>.*?</si>", strings_before, re.S
     )
     assert _cells(book) == before
+    assert before["tables"] == (("MyTable", "J1:L5", ("Code", "Amount", "Note")),)
     bold_twin = _cells(book)["B2"]
     assert bold_twin[1] is True  # styled through the duplicate cellXfs entry
     # Our sheets were read (strings inline for openpyxl) and written.
