@@ -9,7 +9,7 @@ Then the installed command on odd workbooks, each beside the plain one: time and
   columns, which the tool does not own (its text in a shared-strings table, as Excel saves);
 - both: the big user sheet and the stray value.
 
-.venv/bin/python bench/workbook.py [--user-rows N] [--skip-big]
+.venv/bin/python bench/workbook.py [--user-rows N] [--skip-big] [--repeat N]
 """
 
 from __future__ import annotations
@@ -174,7 +174,7 @@ def run_refresh(path: Path) -> tuple[float, float, int]:
     return elapsed, usage.ru_maxrss / 1024, child.returncode
 
 
-def odd_workbooks(tmp: Path, user_rows: int, skip_big: bool) -> None:
+def odd_workbooks(tmp: Path, user_rows: int, skip_big: bool, repeat: int) -> None:
     plain = tmp / "plain.xlsm"
     make_book(plain)
     cases = [("plain (700 holdings)", plain)]
@@ -193,19 +193,32 @@ def odd_workbooks(tmp: Path, user_rows: int, skip_big: bool) -> None:
         add_user_sheet(both, user_rows)
         cases.append(("plus that sheet and the stray value", both))
     print()
-    print(f"{'xlrebalance refresh --offline':44} {'time':>8} {'peak RSS':>10}  exit")
-    for label, path in cases:
-        seconds, peak, code = run_refresh(path)
-        print(f"{label:44} {seconds:7.1f}s {peak:8.0f}MB  {code}")
+    print(f"{'xlrebalance refresh --offline':44} {'median':>8} {'min':>7} {'peak RSS':>10}  exit")
+    # Interleaved rounds: on a shared machine, load changes between cases; medians of
+    # rounds run side by side compare them fairly.
+    seconds: dict[str, list[float]] = {label: [] for label, _ in cases}
+    peaks: dict[str, float] = dict.fromkeys(seconds, 0.0)
+    codes: dict[str, int] = {}
+    for _ in range(repeat):
+        for label, path in cases:
+            took, peak, code = run_refresh(path)
+            seconds[label].append(took)
+            peaks[label] = max(peaks[label], peak)
+            codes[label] = code
+    for label, _ in cases:
+        times = sorted(seconds[label])
+        median = times[len(times) // 2]
+        print(f"{label:44} {median:7.1f}s {times[0]:6.1f}s {peaks[label]:8.0f}MB  {codes[label]}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--user-rows", type=int, default=1_000_000)
     parser.add_argument("--skip-big", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1, help="interleaved rounds of the cases")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        odd_workbooks(Path(tmp), args.user_rows, args.skip_big)
+        odd_workbooks(Path(tmp), args.user_rows, args.skip_big, args.repeat)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.xlsm"
         make_book(path)

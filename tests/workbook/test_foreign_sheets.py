@@ -24,6 +24,7 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.table import Table
 
 from xlrebalance.workbook import foreign
+from xlrebalance.workbook.book import OpenpyxlBook
 from xlrebalance.workbook.build import build_workbook
 from xlrebalance.workbook.package import save_workbook
 from xlrebalance.workbook.schema import HISTORY_SHEET, OWNED_SHEETS
@@ -384,3 +385,15 @@ def test_reading_ahead_hands_over_errors_and_stops_with_its_reader() -> None:
     assert not reader._thread.is_alive()
     with foreign._ReadAhead(io.BytesIO(b"abc")) as ahead:
         assert ahead.read(10) == b"abc" and ahead.read(10) == b"" and ahead.read(10) == b""
+
+
+def test_a_package_the_shortcut_cannot_read_is_loaded_whole(
+    user_book: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(source: Path, owned: object) -> None:
+        raise zipfile.BadZipFile("odd entry")
+
+    monkeypatch.setattr(foreign, "strip", broken)
+    book = OpenpyxlBook.open(user_book, owned_only=True)
+    assert book.foreign is None
+    assert book.read_block(USER_SHEET)[0][0] == "item 1 <&> 'ü'"

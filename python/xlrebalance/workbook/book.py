@@ -105,7 +105,10 @@ class OpenpyxlBook:
         foreign: ForeignCells | None = None
         try:
             if owned_only and zipfile.is_zipfile(path):
-                foreign = strip(path, OWNED_SHEETS)
+                try:
+                    foreign = strip(path, OWNED_SHEETS)
+                except Exception:  # a shortcut only: an odd package is loaded whole,
+                    foreign = None  # and openpyxl's own errors describe what is wrong
             loaded: Any = io.BytesIO(foreign.stripped) if foreign is not None else path
             workbook = load_workbook(
                 loaded, keep_vba=path.suffix.lower() == ".xlsm", rich_text=False
