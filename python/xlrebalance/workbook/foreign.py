@@ -12,14 +12,13 @@ in proportion to sheets the tool never reads (a 1,000,000-row sheet: minutes and
 
 After openpyxl has saved that package, :meth:`ForeignCells.restore` writes the final file:
 each foreign sheet gets its original ``<sheetData>`` back (streamed from the source file, in
-chunks), its original ``<dimension>`` and namespace declarations; the shared strings are the
-source's items, verbatim and in order, followed by openpyxl's, and every shared-string index
-openpyxl wrote is moved past the source's items. Style indices of the restored cells stay valid
-because openpyxl (3.1.5) keeps the loaded ``cellXfs`` (duplicates included) in order and only
-appends to it.
+chunks), its original ``<dimension>`` and namespace declarations, and the source's
+shared-strings table is added back verbatim: openpyxl 3.1.5 writes every string inline and no
+table, so the restored cells' indices stay valid. So do their style indices, because openpyxl
+keeps the loaded ``cellXfs`` (duplicates included) in order and only appends to it.
 
-A package this cannot handle safely (prefixed element names, sheets that are not in the usual
-layout) is loaded whole, as before: :func:`strip` returns None.
+A package this cannot handle safely (prefixed element names, a shared-string cell of ours in
+an unknown form) is loaded whole, as before: :func:`strip` returns None.
 """
 
 from __future__ import annotations
@@ -40,7 +39,7 @@ from xlrebalance.workbook.preserve import OFFICE_DOC, _relationships_by_id, _she
 CHUNK = 1 << 20
 RESTORE_LEVEL = 1
 """zlib level of the file a refresh writes: the fastest. It recompresses every cell of the
-user's sheets (a million rows: 3x faster than the default level, for a file ~15% larger;
+user's sheets (a million rows: 3x faster than the default level, for a file ~20% larger;
 Excel's next save compresses it as it likes)."""
 WORKSHEET_REL = "/relationships/worksheet"
 STRINGS_REL = "/relationships/sharedStrings"
