@@ -26,7 +26,7 @@ from openpyxl.worksheet.table import Table
 from xlrebalance.workbook import foreign
 from xlrebalance.workbook.book import OpenpyxlBook
 from xlrebalance.workbook.build import build_workbook
-from xlrebalance.workbook.package import save_workbook
+from xlrebalance.workbook.package import WorkbookChangedError, save_workbook
 from xlrebalance.workbook.schema import HISTORY_SHEET, OWNED_SHEETS
 
 USER_SHEET = "MyData"
@@ -397,3 +397,22 @@ def test_a_package_the_shortcut_cannot_read_is_loaded_whole(
     book = OpenpyxlBook.open(user_book, owned_only=True)
     assert book.foreign is None
     assert book.read_block(USER_SHEET)[0][0] == "item 1 <&> 'ü'"
+
+
+def test_cells_are_never_put_back_from_another_version_of_the_file(
+    user_book: Path, tmp_path: Path
+) -> None:
+    """``--out`` does not re-check the source on its own; the foreign cells do: a source
+    replaced between loading and saving stops the save with nothing written."""
+    book = tmp_path / "book.xlsm"
+    shutil.copyfile(user_book, book)
+    loaded = OpenpyxlBook.open(book, owned_only=True)
+    assert loaded.foreign is not None
+    replacement = tmp_path / "other.xlsm"
+    shutil.copyfile(user_book, replacement)
+    os.replace(replacement, book)  # a sync client or Excel saving a new version
+    out = tmp_path / "copy.xlsm"
+    with pytest.raises(WorkbookChangedError, match="run the command again"):
+        save_workbook(loaded.workbook, out, source=book, foreign=loaded.foreign)
+    assert not out.exists()
+    assert not list(tmp_path.glob(".copy.xlsm.*.tmp"))

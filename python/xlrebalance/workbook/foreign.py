@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from xlrebalance.errors import XlRebalanceError
+from xlrebalance.workbook.package import Fingerprint, WorkbookChangedError
 from xlrebalance.workbook.preserve import OFFICE_DOC, _relationships_by_id, _sheet_targets
 
 CHUNK = 1 << 20
@@ -87,9 +88,16 @@ class ForeignCells:
     stripped: bytes
     sheets: dict[str, ForeignSheet] = field(default_factory=dict)
     strings_part: str | None = None
+    read: Fingerprint | None = None
+    """The version of ``source`` stripped: the cells put back must come from that one."""
 
     def restore(self, saved: bytes, out: IO[bytes]) -> None:
         """Write to ``out`` the package openpyxl ``saved``, with the foreign cells back."""
+        if Fingerprint.of(self.source) != self.read:
+            raise WorkbookChangedError(
+                f"{self.source.name} was changed by another program while this run worked on "
+                "it; nothing was written: run the command again"
+            )
         with (
             zipfile.ZipFile(self.source) as source,
             zipfile.ZipFile(io.BytesIO(saved)) as made,
@@ -141,6 +149,7 @@ def strip(source: Path, owned: Iterable[str]) -> ForeignCells | None:
     """The package of ``source`` without the cells of the worksheets not named in ``owned``;
     None when it has no such worksheet or is not laid out as this module expects."""
     owned = frozenset(owned)
+    read = Fingerprint.of(source)
     with zipfile.ZipFile(source) as archive:
         parts = _package_parts(archive)
         if parts is None:
@@ -166,7 +175,7 @@ def strip(source: Path, owned: Iterable[str]) -> ForeignCells | None:
                     used[index] = inner
                 if index >= last:
                     break
-        result = ForeignCells(source, b"", strings_part=strings_part)
+        result = ForeignCells(source, b"", strings_part=strings_part, read=read)
         out = io.BytesIO()
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
             for info in archive.infolist():
