@@ -416,3 +416,18 @@ def test_cells_are_never_put_back_from_another_version_of_the_file(
         save_workbook(loaded.workbook, out, source=book, foreign=loaded.foreign)
     assert not out.exists()
     assert not list(tmp_path.glob(".copy.xlsm.*.tmp"))
+
+
+def test_a_sheet_loaded_without_its_cells_cannot_be_read_or_written(user_book: Path) -> None:
+    """A sheet the tool starts to use but that is missing from OWNED_SHEETS fails loudly,
+    instead of reading as empty and having its writes replaced by the original cells."""
+    book = OpenpyxlBook.open(user_book, owned_only=True)
+    for use in (
+        lambda: book.read_block(USER_SHEET),
+        lambda: book.write_block(USER_SHEET, 1, 1, [["x"]]),
+        lambda: book.clear_block(USER_SHEET, 1, 1, 2, 2),
+        lambda: book.append_rows(USER_SHEET, [["x"]]),
+    ):
+        with pytest.raises(LookupError, match="OWNED_SHEETS"):
+            use()
+    assert book.read_block("Holdings")  # ours: read as usual

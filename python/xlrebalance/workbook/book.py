@@ -122,7 +122,17 @@ class OpenpyxlBook:
     def sheet_names(self) -> list[str]:
         return list(self.workbook.sheetnames)
 
+    def _owned(self, sheet: str) -> None:
+        """Refuse to read or write a sheet loaded without its cells: what was read would be
+        empty and what was written would be replaced by its original cells on save."""
+        if self.foreign is not None and sheet in self.foreign.sheets:
+            raise LookupError(
+                f"{sheet} was loaded without its cells (not in schema.OWNED_SHEETS): a sheet "
+                "the tool reads or writes must be listed there"
+            )
+
     def read_block(self, sheet: str) -> Block:
+        self._owned(sheet)
         ws = self.workbook[sheet]
         block = _sparse_block(ws)
         if block is None:
@@ -181,6 +191,7 @@ class OpenpyxlBook:
         values: Sequence[Sequence[CellValue]],
         number_formats: Sequence[Sequence[str | None]] | None = None,
     ) -> None:
+        self._owned(sheet)
         ws = self.workbook[sheet]
         for r, line in enumerate(values):
             for c, value in enumerate(line):
@@ -195,6 +206,7 @@ class OpenpyxlBook:
                     cell.number_format = fmt
 
     def clear_block(self, sheet: str, row: int, column: int, rows: int, columns: int) -> None:
+        self._owned(sheet)
         ws = self.workbook[sheet]
         last_row = min(row + rows - 1, ws.max_row)
         last_column = min(column + columns - 1, ws.max_column)
