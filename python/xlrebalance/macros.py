@@ -19,6 +19,7 @@ from xlrebalance.errors import PortfolioError, XlRebalanceError
 from xlrebalance.model import Plan, Portfolio
 from xlrebalance.planner import plan as make_plan
 from xlrebalance.quotes import QuoteStatus, fill_prices
+from xlrebalance.quotes.sanity import ACCEPT_HINT
 from xlrebalance.workbook.book import Book, CellValue
 from xlrebalance.workbook.reader import WorkbookInput, read_input
 from xlrebalance.workbook.schema import (
@@ -59,6 +60,9 @@ class RefreshResult:
     """Fetched prices refused as absurd, in the wrong currency or an implausible jump."""
     notes: tuple[str, ...] = ()
     """What the user should be told beside the plan (a sheet recreated, no network)."""
+    held: tuple[str, ...] = ()
+    """Tickers whose fetched price is an implausible jump, held back (the user said No, or
+    was not asked)."""
 
 
 def _now() -> dt.datetime:
@@ -100,6 +104,47 @@ def _say(book: Book) -> Say:
     return status if callable(status) else _quiet
 
 
+ConfirmJumps = Callable[[tuple[str, ...]], bool]
+"""Asks the user whether the listed price jumps (one line each) are real, e.g. after a split
+(Excel's Yes/No box): True uses those prices."""
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    inp: WorkbookInput
+    fresh: frozenset[str]
+    missing: dict[str, str]
+    refused: tuple[str, ...]
+    notes: tuple[str, ...]
+    held: tuple[str, ...]
+
+
+def _fetch_confirmed(
+    book: Book,
+    inp: WorkbookInput,
+    now: dt.datetime,
+    sources: Sources | None,
+    *,
+    accept_jumps: bool,
+    confirm: ConfirmJumps | None,
+) -> _Fetched:
+    """:func:`_fetch_quotes`, then, when prices were held back as jumps and ``confirm`` says
+    they are real, once more accepting exactly those tickers' jumps (the other prices come
+    from the cache the first fetch filled; a held price was never cached, so it is fetched
+    again). Without a Yes a jump is never used."""
+    fetched = _fetch_quotes(book, inp, now, sources, accept_jumps=accept_jumps)
+    if not fetched.held or confirm is None:
+        return fetched
+    lines = tuple(
+        line.replace(f"; {ACCEPT_HINT}", "")
+        for line in fetched.refused
+        if line.split(":", 1)[0] in fetched.held
+    )
+    if not confirm(lines):
+        return fetched
+    return _fetch_quotes(book, inp, now, sources, accepted=frozenset(fetched.held))
+
+
 def _fetch_quotes(
     book: Book,
     inp: WorkbookInput,
@@ -107,12 +152,14 @@ def _fetch_quotes(
     sources: Sources | None = None,
     *,
     accept_jumps: bool = False,
-) -> tuple[WorkbookInput, frozenset[str], dict[str, str], tuple[str, ...], tuple[str, ...]]:
+    accepted: frozenset[str] = frozenset(),
+) -> _Fetched:
     """Fill prices and FX through the quotes package and write them to the sheet.
 
     Returns the refreshed input, the tickers priced fresh, the tickers the sources had no
     price for (with why) -- shown in their Source cell, not raised, so one unknown ticker
-    does not lose every other price --, one line per refused price, and notes for the user.
+    does not lose every other price --, one line per refused price, notes for the user, and
+    the tickers held back as jumps (``accepted``: tickers whose jump the user confirmed).
 
     A price's time is the time of the quote it came from, never the time of this run: a
     price the sources could not refresh (or gave and was refused: absurd, wrong currency, a
@@ -122,7 +169,7 @@ def _fetch_quotes(
     from xlrebalance.quotes.sanity import SanityPolicy
 
     say = _say(book)
-    sanity = SanityPolicy(max_jump=inp.max_price_jump, accept_jumps=accept_jumps)
+    sanity = SanityPolicy(max_jump=inp.max_price_jump, accept_jumps=accept_jumps, accepted=accepted)
 
     def progress(done: int, total: int) -> None:
         say(f"xlrebalance: fetching prices {done}/{total}")
@@ -137,7 +184,7 @@ def _fetch_quotes(
         sources=sources,
     )
     if report.unreachable:
-        return inp, frozenset(), {}, (), (no_network_note(inp, report.unreachable),)
+        return _Fetched(inp, frozenset(), {}, (), (no_network_note(inp, report.unreachable),), ())
     updates: dict[int, PriceUpdate] = {}
     times = list(inp.price_times)
     marks = list(inp.sources)
@@ -170,7 +217,7 @@ def _fetch_quotes(
             missing[q.ticker] = q.detail or q.status.value
     refused = tuple(str(line) for line in report.refused)
     refreshed = replace(inp, portfolio=portfolio, price_times=tuple(times), sources=tuple(marks))
-    return refreshed, frozenset(fresh), missing, refused, ()
+    return _Fetched(refreshed, frozenset(fresh), missing, refused, (), report.held)
 
 
 NO_NETWORK = "no network:"
@@ -201,11 +248,13 @@ def refresh(
     now: dt.datetime | None = None,
     accept_jumps: bool = False,
     sources: Sources | None = None,
+    confirm: ConfirmJumps | None = None,
 ) -> RefreshResult:
     """The main job: prices (unless ``offline``), orders and a History row.
 
     Prices fetched are written even when a ticker has none; planning then stops with an
-    error naming that ticker's row (the planner values every holding)."""
+    error naming that ticker's row (the planner values every holding). A price held back as
+    an implausible jump is used when ``accept_jumps``, or when ``confirm`` says so."""
     now = now or _now()
     say = _say(book)
     say("xlrebalance: reading the workbook")
@@ -213,18 +262,26 @@ def refresh(
     fresh: frozenset[str] = frozenset()
     refused: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    held: tuple[str, ...] = ()
     if not offline:
-        inp, fresh, missing, refused, notes = _fetch_quotes(
-            book, inp, now, sources, accept_jumps=accept_jumps
+        fetched = _fetch_confirmed(
+            book, inp, now, sources, accept_jumps=accept_jumps, confirm=confirm
         )
-        _require_prices(inp, missing)
+        inp, fresh, refused, notes, held = (
+            fetched.inp,
+            fetched.fresh,
+            fetched.refused,
+            fetched.notes,
+            fetched.held,
+        )
+        _require_prices(inp, fetched.missing)
     # Found out there is no network: the rest of the run (fund holdings) stays offline too.
     offline = offline or any(note.startswith(NO_NETWORK) for note in notes)
     say("xlrebalance: computing orders")
     result = _with_hidden_rows(book, inp, _plan(inp, now, fresh))
     if refused:  # shown in the Orders summary: a held-back price is never a silent one
         plan = replace(result.plan, warnings=result.plan.warnings + refused)
-        result = replace(result, plan=plan, refused=refused)
+        result = replace(result, plan=plan, refused=refused, held=held)
     result = _exposure(book, inp, result, offline=offline)
     notes += ensure_owned_sheets(book, inp.lang, (ORDERS_SHEET, HISTORY_SHEET))
     if notes:
@@ -356,6 +413,7 @@ class PriceRefresh:
     missing: Mapping[str, str]
     refused: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    held: tuple[str, ...] = ()
 
     def problems(self) -> str | None:
         """One message for the user, or None when every price is fresh."""
@@ -374,17 +432,24 @@ class PriceRefresh:
 
 
 def refresh_prices(
-    book: Book, *, now: dt.datetime | None = None, sources: Sources | None = None
+    book: Book,
+    *,
+    now: dt.datetime | None = None,
+    sources: Sources | None = None,
+    confirm: ConfirmJumps | None = None,
 ) -> PriceRefresh:
     """Ribbon "Refresh prices": fetch quotes into Holdings (and FX into Settings).
 
     A ticker the sources do not know is marked in its Source cell and reported, never
-    raised: the other prices are still written."""
+    raised: the other prices are still written. A price held back as an implausible jump
+    is used only when ``confirm`` (Excel's Yes/No box) says it is real."""
     now = now or _now()
     _say(book)("xlrebalance: reading the workbook")
     inp = read_input(book, offline=False)
-    inp, fresh, missing, refused, notes = _fetch_quotes(book, inp, now, sources)
-    return PriceRefresh(staleness(inp, now, fresh), missing, refused, notes)
+    got = _fetch_confirmed(book, inp, now, sources, accept_jumps=False, confirm=confirm)
+    return PriceRefresh(
+        staleness(got.inp, now, got.fresh), got.missing, got.refused, got.notes, got.held
+    )
 
 
 def compute_orders(book: Book, *, now: dt.datetime | None = None) -> Plan:
@@ -454,11 +519,12 @@ def run_in_excel(xw_book: Any, name: str, *, now: dt.datetime | None = None) -> 
 
     book = XlwingsBook(xw_book)
     problem: str | None = None
+    confirm = _jump_question(book)
     try:
         if name == "refresh":
-            problem = "; ".join(refresh(book, now=now).notes) or None
+            problem = "; ".join(refresh(book, now=now, confirm=confirm).notes) or None
         elif name == "refresh_prices":
-            problem = refresh_prices(book, now=now).problems()
+            problem = refresh_prices(book, now=now, confirm=confirm).problems()
         elif name == "compute_orders":
             compute_orders(book, now=now)
         elif name == "snapshot":
@@ -482,6 +548,32 @@ def run_in_excel(xw_book: Any, name: str, *, now: dt.datetime | None = None) -> 
     if problem:
         _report(book, name, problem, failed=False)
     return True
+
+
+def _jump_question(book: Any) -> ConfirmJumps | None:
+    """A Yes/No box listing the price jumps, where Excel can answer one (desktop Excel; not
+    xlwings' remote engine, whose boxes answer later, to a JavaScript callback: there the
+    jumps are listed in the usual message and stay held back)."""
+    if not book.can_ask():
+        return None
+
+    def ask(lines: tuple[str, ...]) -> bool:
+        shown = "\n".join(lines[:12]) + ("\n..." if len(lines) > 12 else "")
+        if _lang(book) == "ko":
+            text = (
+                f"시세 {len(lines)}개가 직전 가격에서 비정상적으로 크게 변했습니다:\n\n{shown}\n\n"
+                "이 가격을 사용할까요? (액면분할·병합이면 예; 아니요는 직전 가격을 오래된 "
+                "가격으로 유지합니다)"
+            )
+        else:
+            text = (
+                f"{len(lines)} price(s) jumped implausibly far from the last good ones:\n\n"
+                f"{shown}\n\nUse them? (Yes if it is real, e.g. a split or a reverse split; "
+                "No keeps the last good prices, marked stale)"
+            )
+        return bool(book.confirm(text))
+
+    return ask
 
 
 def _report(book: Any, name: str, message: str, *, failed: bool) -> None:

@@ -106,6 +106,24 @@ def test_a_50x_jump_is_held_back_until_accepted(
     assert cache.get("US", "AAPL").price == pytest.approx(11984.5)  # type: ignore[union-attr]
 
 
+def test_a_confirmed_jump_is_used_and_only_that_one(
+    cache: QuoteCache, sources: Sources, yahoo_server: FakeYahoo
+) -> None:
+    """Excel's Yes accepts the jumps it listed (``accepted``), not a jump of another ticker."""
+    fill_prices(us_portfolio(), cache=cache, sources=sources, now=WEEKEND)
+    serve(yahoo_server, "AAPL", regularMarketPrice=239.69 * 50)
+    serve(yahoo_server, "QQQ", regularMarketPrice=512.3 / 20)
+    only_aapl = SanityPolicy(accepted=frozenset({"AAPL"}))
+    filled, report = fill_prices(
+        us_portfolio(), cache=cache, sources=sources, now=MONDAY_US_OPEN, sanity=only_aapl
+    )
+    assert report.held == ("QQQ",)
+    prices = {h.ticker: h.price for h in filled.holdings}
+    assert prices["AAPL"] == pytest.approx(11984.5) and prices["QQQ"] == 512.3
+    assert jump(1.0, 6.0, None, only_aapl, "AAPL") is None
+    assert jump(1.0, 6.0, None, only_aapl, "QQQ") is not None
+
+
 def test_the_price_in_the_file_is_the_reference_when_nothing_is_cached(
     cache: QuoteCache, sources: Sources, yahoo_server: FakeYahoo
 ) -> None:

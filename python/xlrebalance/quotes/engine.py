@@ -184,7 +184,8 @@ def refresh(
                 )
                 if why is None:
                     last = hit.price if hit is not None else (reference or {}).get(want)
-                    why = jump(got.price, last, hit.time if hit is not None else None, sanity)
+                    when = hit.time if hit is not None else None
+                    why = jump(got.price, last, when, sanity, want.ticker)
                     if why is not None:
                         held.append(want.ticker)
                 if why is None:

@@ -33,10 +33,13 @@ ACCEPT_HINT = "rerun with --accept-jumps if it is real (a split or a reverse spl
 @dataclass(frozen=True)
 class SanityPolicy:
     """``max_jump``: the largest factor between a new price and the last good one that is
-    used without asking. ``accept_jumps``: use larger jumps too (the user confirmed them)."""
+    used without asking. ``accept_jumps``: use larger jumps too (the user confirmed them).
+    ``accepted``: tickers whose jump the user confirmed (Excel's Yes to the list of jumps),
+    used while the other tickers' jumps are still held back."""
 
     max_jump: float = DEFAULT_MAX_JUMP
     accept_jumps: bool = False
+    accepted: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.max_jump) and self.max_jump > 1.0):
@@ -75,9 +78,16 @@ def jump(
     last: float | None,
     last_time: datetime | None,
     policy: SanityPolicy,
+    ticker: str | None = None,
 ) -> str | None:
-    """Why ``price`` is held back as an implausible jump from ``last``, or None."""
-    if policy.accept_jumps or last is None or implausible(last, "FX") is not None:
+    """Why ``price`` (of ``ticker``) is held back as an implausible jump from ``last``, or
+    None."""
+    if (
+        policy.accept_jumps
+        or ticker in policy.accepted
+        or last is None
+        or implausible(last, "FX") is not None
+    ):
         return None
     factor = max(price / last, last / price)
     if factor <= policy.max_jump:

@@ -8,9 +8,14 @@ rectangle -- because every call to a live Excel is a round trip.
 from __future__ import annotations
 
 import datetime as dt
+import io
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from xlrebalance.workbook.foreign import ForeignCells
 
 CellValue = str | float | int | bool | dt.datetime | dt.date | None
 Block = list[list[CellValue]]
@@ -76,30 +81,58 @@ class Layout(Protocol):
 class OpenpyxlBook:
     """:class:`Book` over an openpyxl workbook loaded with its formulas and VBA kept."""
 
-    def __init__(self, workbook: Any, path: Path | None = None) -> None:
+    def __init__(
+        self, workbook: Any, path: Path | None = None, foreign: ForeignCells | None = None
+    ) -> None:
         self.workbook = workbook
         self.path = path
+        self.foreign = foreign
+        """The user's own sheets, loaded without their cells (see :mod:`.foreign`): save
+        with ``save_workbook(..., foreign=book.foreign)`` to put them back."""
         self._values: dict[tuple[str, int], Block] | None = None
 
     @classmethod
-    def open(cls, path: str | Path) -> OpenpyxlBook:
+    def open(cls, path: str | Path, *, owned_only: bool = False) -> OpenpyxlBook:
+        """Load ``path``; with ``owned_only``, sheets the tool does not own are loaded without
+        their cells, so their size costs (almost) nothing; reading them gives nothing."""
         from openpyxl import load_workbook
 
         from xlrebalance.errors import PortfolioError
+        from xlrebalance.workbook.foreign import strip
+        from xlrebalance.workbook.schema import OWNED_SHEETS
 
         path = Path(path)
+        foreign: ForeignCells | None = None
         try:
-            workbook = load_workbook(path, keep_vba=path.suffix.lower() == ".xlsm", rich_text=False)
+            if owned_only and zipfile.is_zipfile(path):
+                try:
+                    foreign = strip(path, OWNED_SHEETS)
+                except Exception:  # a shortcut only: an odd package is loaded whole,
+                    foreign = None  # and openpyxl's own errors describe what is wrong
+            loaded: Any = io.BytesIO(foreign.stripped) if foreign is not None else path
+            workbook = load_workbook(
+                loaded, keep_vba=path.suffix.lower() == ".xlsm", rich_text=False
+            )
         except FileNotFoundError as exc:
             raise PortfolioError(str(path), "no such file") from exc
         except Exception as exc:  # openpyxl raises many types for a file that is not a workbook
             raise PortfolioError(str(path), f"cannot open the workbook: {exc}") from exc
-        return cls(workbook, path)
+        return cls(workbook, path, foreign)
 
     def sheet_names(self) -> list[str]:
         return list(self.workbook.sheetnames)
 
+    def _owned(self, sheet: str) -> None:
+        """Refuse to read or write a sheet loaded without its cells: what was read would be
+        empty and what was written would be replaced by its original cells on save."""
+        if self.foreign is not None and sheet in self.foreign.sheets:
+            raise LookupError(
+                f"{sheet} was loaded without its cells (not in schema.OWNED_SHEETS): a sheet "
+                "the tool reads or writes must be listed there"
+            )
+
     def read_block(self, sheet: str) -> Block:
+        self._owned(sheet)
         ws = self.workbook[sheet]
         block = _sparse_block(ws)
         if block is None:
@@ -136,7 +169,10 @@ class OpenpyxlBook:
                 from openpyxl import load_workbook
 
                 # This sheet only (streamed): other sheets may be huge and are not ours.
-                values = load_workbook(self.path, read_only=True, data_only=True)
+                source: Any = self.path
+                if self.foreign is not None:
+                    source = io.BytesIO(self.foreign.stripped)
+                values = load_workbook(source, read_only=True, data_only=True)
                 try:
                     if sheet in values.sheetnames:
                         self._values[key] = [
@@ -155,6 +191,7 @@ class OpenpyxlBook:
         values: Sequence[Sequence[CellValue]],
         number_formats: Sequence[Sequence[str | None]] | None = None,
     ) -> None:
+        self._owned(sheet)
         ws = self.workbook[sheet]
         for r, line in enumerate(values):
             for c, value in enumerate(line):
@@ -169,6 +206,7 @@ class OpenpyxlBook:
                     cell.number_format = fmt
 
     def clear_block(self, sheet: str, row: int, column: int, rows: int, columns: int) -> None:
+        self._owned(sheet)
         ws = self.workbook[sheet]
         last_row = min(row + rows - 1, ws.max_row)
         last_column = min(column + columns - 1, ws.max_column)

@@ -152,7 +152,7 @@ def _refresh(args: argparse.Namespace) -> int:
     with workbook_lock(target):
         leftovers = remove_leftovers(target)
         read = Fingerprint.of(source)
-        book = OpenpyxlBook.open(source)
+        book = OpenpyxlBook.open(source, owned_only=True)
         if args.backtest:
             from xlrebalance.backtest.macro import fill_on_refresh, require_sheet
 
@@ -165,7 +165,13 @@ def _refresh(args: argparse.Namespace) -> int:
                 book, result.portfolio, offline=offline, folder=folder, stream=sys.stderr
             )
         same = target == source or (target.exists() and target.samefile(source))
-        lost = save_workbook(book.workbook, target, source=source, expect=read if same else None)
+        lost = save_workbook(
+            book.workbook,
+            target,
+            source=source,
+            expect=read if same else None,
+            foreign=book.foreign,
+        )
     if leftovers:
         print(
             f"xlrebalance: removed {leftovers} temp file(s) an interrupted run left beside "
@@ -225,7 +231,7 @@ def load_workbook_input(path: str, *, offline: bool = True) -> Any:
     from xlrebalance.workbook.book import OpenpyxlBook
     from xlrebalance.workbook.reader import read_input
 
-    return read_input(OpenpyxlBook.open(path), offline=offline)
+    return read_input(OpenpyxlBook.open(path, owned_only=True), offline=offline)
 
 
 def load_workbook_portfolio(path: str, *, offline: bool = True) -> Any:

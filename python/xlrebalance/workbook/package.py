@@ -20,11 +20,14 @@ import zipfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
 from xlrebalance.errors import XlRebalanceError
 from xlrebalance.workbook.preserve import Loss, PackageLossError, losses
+
+if TYPE_CHECKING:
+    from xlrebalance.workbook.foreign import ForeignCells
 
 RELS = "_rels/.rels"
 CONTENT_TYPES = "[Content_Types].xml"
@@ -276,6 +279,7 @@ def save_workbook(
     reproducible: bool = False,
     backup: bool = True,
     expect: Fingerprint | None = None,
+    foreign: ForeignCells | None = None,
 ) -> tuple[Loss, ...]:
     """Save atomically: write a temp file beside ``path``, keep the previous file as
     ``<name>.bak`` (one generation), then replace. Refuses while Excel has the file open.
@@ -291,6 +295,10 @@ def save_workbook(
     longer that version just before it would be replaced, nothing is written and
     :class:`WorkbookChangedError` tells the caller to run again (no silent loss of the other
     writer's work). Temp names are unique (two savers never share one).
+
+    ``foreign`` is how the workbook was loaded without the cells of the user's own sheets
+    (:func:`.foreign.strip`): they are streamed back from ``foreign.source`` into the file
+    written, and what openpyxl could not keep is judged against the package it loaded.
     """
     check_target(path)
     buffer = io.BytesIO()
@@ -299,7 +307,11 @@ def save_workbook(
     if source is None and not fresh and zipfile.is_zipfile(path):
         source = path
     lost: tuple[Loss, ...] = ()
-    if source is not None:
+    if foreign is not None:
+        lost = losses(_parts(foreign.stripped), _parts(data))
+        if lost and path.exists() and path.samefile(foreign.source):
+            raise PackageLossError(path.name, lost)
+    elif source is not None:
         lost = losses(read_parts(source), _parts(data))
         if lost and path.exists() and path.samefile(source):
             raise PackageLossError(path.name, lost)
@@ -310,7 +322,10 @@ def save_workbook(
         raise _unwritable(path.parent, exc) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            if foreign is not None:
+                foreign.restore(data, handle)
+            else:
+                handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(temp, mode)

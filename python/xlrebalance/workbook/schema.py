@@ -764,6 +764,10 @@ SHEET_ORDER = (
     CONF_SHEET,
 )
 
+OWNED_SHEETS = frozenset((*SHEET_ORDER, "Backtest"))
+"""Sheets the tool reads or writes (the Backtest sheet is built by xlrebalance.backtest);
+every other sheet is the user's, kept byte for byte by a refresh (see workbook/foreign.py)."""
+
 SHEET_TITLES: dict[str, tuple[str, str]] = {
     SETTINGS_SHEET: ("Settings", "설정"),
     ORDERS_SHEET: ("Orders", "주문"),

@@ -147,6 +147,19 @@ class XlwingsBook:
         """A message box (Excel's MsgBox; an alert action on the remote engine)."""
         self.book.app.alert(message, title=title)
 
+    def can_ask(self) -> bool:
+        """Whether :meth:`confirm` gets the user's answer: desktop Excel's message box returns
+        it; xlwings' remote engine only queues a box, answered later to a JavaScript callback."""
+        try:
+            return str(self.book.app.engine.name) != "remote"
+        except AttributeError:
+            return False
+
+    def confirm(self, message: str, title: str = TITLE) -> bool:
+        """A Yes/No message box (Excel's MsgBox through xlwings); True for Yes."""
+        answer = self.book.app.alert(message, title=title, buttons="yes_no")
+        return bool(answer == "yes")
+
 
 FORMULA_STARTS = ("=", "+", "-", "@")
 
