@@ -62,6 +62,7 @@ class PlannerOptions:
     exact: bool = True
     exact_max_positions: int = 30
     node_limit: int = 300
+    heuristic_effort: float = 0.3  # HiGHS's primal heuristics in the exact phase (work share)
     time_limit: float | None = None  # None: the portfolio's settings.time_limit
     search_seconds: float = 30.0  # safety net only: work bounds end the search first
     lp_max_positions: int = 3000  # above: no LP relaxation (too slow), the ideal plan instead
@@ -176,6 +177,7 @@ def plan_trades(problem: Problem, options: PlannerOptions, time_limit: float) ->
             node_limit=options.node_limit,
             time_limit=budget,
             abs_gap=OPTIMALITY_TOLERANCE * scale,
+            heuristic_effort=options.heuristic_effort,
         )
         if exact.solution is not None:
             trades = np.round(form.trades(exact.solution) / problem.step) * problem.step
