@@ -44,3 +44,25 @@ def test_cap_no_sale_can_pay_for_stays_broken_with_a_warning() -> None:
     result = plan(portfolio_from_dict(doc))
     assert result.orders == ()
     assert any("G0 stays above its cap" in w for w in result.warnings)
+
+
+def test_book_worth_less_than_its_rounding_margin_keeps_an_empty_group_under_its_cap() -> None:
+    # Cash 0.01 USD (13.86 KRW), nothing held, a group capped at 5% holding nothing. A trade
+    # here would pay a 1 USD minimum fee, so the rounding margin is larger than the whole
+    # book and "cap x (total - margin)" was negative: doing nothing, the group (0) broke its
+    # own cap and repair raised "cannot be met". Found by the fee-rounding property test.
+    doc = {
+        "version": 1,
+        "base_currency": "KRW",
+        "fx": {"USDKRW": 1385.5},
+        "accounts": [{"id": "acc0", "cash": {"KRW": 0, "USD": 0.01}}],
+        "holdings": [
+            {"account": "acc0", "ticker": t, "market": "US", "price": 1.0, "quantity": 0.0}
+            for t in ("U0", "U1")
+        ],
+        "targets": {"U0": 1.0},
+        "groups": [{"name": "G0", "tickers": ["U0"], "max_weight": 0.05}],
+        "settings": {"fractional": True, "fees": {"US": {"rate": 0, "min": 1}}, "auto_fx": False},
+    }
+    result = plan(portfolio_from_dict(doc))
+    assert result.orders == ()

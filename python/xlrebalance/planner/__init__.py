@@ -188,6 +188,9 @@ def plan_trades(problem: Problem, options: PlannerOptions, time_limit: float) ->
                 and all(candidate.allowed(i, q) for i, q in enumerate(candidate.x))
                 and candidate.objective < state.objective
             ):
+                # HiGHS stops anywhere within its gap tolerance, which differs by version;
+                # the local search then settles the plan the same way on every version.
+                improve(candidate, time.perf_counter() + options.search_seconds)
                 state = candidate
         bound = max(bound, exact.bound)
         status = SolverStatus.TIME_LIMIT

@@ -21,6 +21,8 @@ from xlrebalance.planner.problem import FloatArray, Problem
 from xlrebalance.planner.state import COST_WEIGHT, TURNOVER_WEIGHT, TradeState
 
 IMPROVE_EPS = 1e-9
+TIE_NOISE = 1e-12
+"""Objective change (share of the portfolio) that counts as float noise in a tie."""
 MAX_ROUNDS = 200
 KICKS_PER_ROUND = 32
 CHAIN_BUDGET = 4000
@@ -351,11 +353,16 @@ def _keep_if_better(
     """Apply ``chain`` exactly; keep it if the plan stays feasible and improves, else undo."""
     if not all(state.allowed(movable[c], q) for c, q in chain):
         return False
-    before = state.objective
+    before, orders = state.objective, state.orders
     old = {movable[c]: state.x[movable[c]] for c, _ in chain}
     for c, q in chain:
         state.apply(movable[c], q)
-    if state.is_feasible() and state.objective < before - eps:
+    if state.is_feasible() and (
+        state.objective < before - eps
+        # The second tie-break, fewest orders: an exchange that leaves the objective where
+        # it was (to float noise; never higher, so no cycle) and drops an order is kept.
+        or (state.objective <= before + TIE_NOISE * state.problem.total and state.orders < orders)
+    ):
         return True
     for i, q in reversed(list(old.items())):
         state.apply(i, q)
@@ -444,7 +451,12 @@ def _simulate_chain(
         if total < -eps and bool((slack >= -1e-9).all()):
             break
     if total >= -eps:
-        return None
+        # Not an improvement; still worth an exact check when it may be a tie that closes
+        # an order (the fewest-orders tie-break, see ``_keep_if_better``).
+        closes = sum(1 for r, q in chain.items() if q == 0 and x0[r] != 0)
+        opens = sum(1 for r, q in chain.items() if q != 0 and x0[r] == 0)
+        if total > eps or closes <= opens:
+            return None
     return list(chain.items())
 
 
