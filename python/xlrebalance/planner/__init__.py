@@ -98,7 +98,12 @@ def _start(problem: Problem, options: PlannerOptions) -> tuple[TradeState, float
         # The relaxation cannot see minimum fees and trade sizes; from no trades at all,
         # repair only has to cover withdrawals, and its message then names the real cause.
         state = TradeState(problem)
-        repair(state)
+        try:
+            repair(state)
+        except InfeasibleError:
+            # A cap whose only sales cannot pay their own fees: it is unreachable.
+            state = TradeState(problem)
+            repair(state, keep_cash=True)
     return state, bound
 
 

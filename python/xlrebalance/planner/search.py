@@ -55,10 +55,14 @@ def _snap_to_min_trade(state: TradeState) -> None:
             state.apply(i, bigger if q < 0 and state.allowed(i, bigger) else 0.0)
 
 
-def repair(state: TradeState) -> None:
+def repair(state: TradeState, *, keep_cash: bool = False) -> None:
     """Make the plan feasible: in the offending account or group, apply the allowed change
     (cut a buy, undo a trade, sell more) that relieves the most infeasibility per unit of
-    objective it costs; raise :class:`InfeasibleError` when no change relieves anything."""
+    objective it costs; raise :class:`InfeasibleError` when no change relieves anything.
+
+    ``keep_cash``: a change that brings a group toward its cap may not leave an account
+    short (a sale whose minimum fee is more than it brings); where no other change can, the
+    cap is found unreachable instead."""
     _snap_to_min_trade(state)
     p = state.problem
     step = p.step
@@ -91,6 +95,8 @@ def repair(state: TradeState) -> None:
                 delta, _ = state.evaluate(i, q)
                 state.apply(i, q)
                 relief = before - state.infeasibility()
+                if keep_cash and not bad_accounts and not state.account_feasible():
+                    relief = 0.0
                 state.apply(i, x)
                 if relief <= CASH_TOLERANCE:
                     continue
