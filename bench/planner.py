@@ -324,7 +324,8 @@ def main() -> None:
         rows = [run_planner(cash)]
         if exact:
             rows.append(run_milp(cash, args.milp_seconds))
-        rows += [run_pypfopt(cash, "greedy"), run_pypfopt(cash, "lp")]
+        if exact:  # PyPortfolioOpt's lp_portfolio needs minutes above 500 positions
+            rows += [run_pypfopt(cash, "greedy"), run_pypfopt(cash, "lp")]
         show(f"{n} positions, new cash only (PyPortfolioOpt's setting)", rows)
 
 
