@@ -15,3 +15,5 @@ echo "== mypy --strict"; .venv/bin/mypy
 echo "== pytest"; .venv/bin/python -m pytest "$@"
 echo "== wheel (fresh environment outside the checkout)"
 .venv/bin/python -m pytest -q -m wheel tests/test_wheel.py
+echo "== oldest highspy the pin allows (every example planned, stdout parsed as JSON)"
+.venv/bin/python -m pytest -q -m oldest_highspy tests/test_oldest_highspy.py

@@ -511,3 +511,43 @@ def test_unreachable_cap_allows_rotation_that_does_not_raise_the_group() -> None
     assert out["summary"]["drift_after"] == pytest.approx(0.1)
     assert any("G is at 50.00%" in w and "may not rise" in w for w in out["warnings"])
     check_plan(doc, out)
+
+
+# ---------------------------------------------------------------------------- tie-breaks
+
+
+def test_equal_drift_and_turnover_then_fewest_orders() -> None:
+    # Z 100 x 1000, cash 3000 (V = 103000); A short of its target by 1.5 shares, B by 10.3,
+    # both at 1000. All 3000 goes to A and B (buy-only, no cash target). With a + b = 3 and
+    # a in {0, 1}, A's term |1500 - 1000a| falls by 1000 exactly as B's rises: 1 A + 2 B
+    # (what the LP's rounding gives) and 3 B have the same drift and turnover (3000).
+    # Fewest orders: 3 B, one order.
+    total = 103_000
+    doc = document(
+        [stock("A", 0, 1000), stock("B", 0, 1000), stock("Z", 100, 1000)],
+        {"A": 1500 / total, "B": 0.1, "Z": 1 - 0.1 - 1500 / total},
+        cash={"KRW": 3000},
+        mode="buy_only",
+    )
+    out = run(doc)
+    assert orders_by_key(out) == {("a", "B"): ("BUY", 3)}
+    assert out["summary"]["solver"]["status"] == "optimal"
+    check_plan(doc, out)
+
+
+def test_equal_weight_shortfall_is_spread_not_piled_on_one_name() -> None:
+    # Ten names at 10,000 each, equal weights, 100M cash, 0.25% fees: 1,000 shares each
+    # would cost 100.25M, so 25 shares are missing wherever they fall (the same drift and
+    # turnover). They fall one or none per name (998 / 997), not 25 on one name: the plan
+    # starts from the LP relaxation's even split, and the tie-breaks never pile them up.
+    doc = document(
+        [stock(f"A{k:02d}", 0, 10_000) for k in range(10)],
+        {f"A{k:02d}": 0.1 for k in range(10)},
+        cash={"KRW": 100_000_000},
+        fees={"US": {"rate": 0.0, "min": 0}, "KR": {"rate": 0.0025, "min": 0}},
+    )
+    out = run(doc)
+    quantities = [o["quantity"] for o in out["orders"]]
+    assert len(quantities) == 10
+    assert max(quantities) - min(quantities) <= 1, quantities
+    check_plan(doc, out)

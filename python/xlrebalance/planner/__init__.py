@@ -62,6 +62,7 @@ class PlannerOptions:
     exact: bool = True
     exact_max_positions: int = 30
     node_limit: int = 300
+    heuristic_effort: float = 0.3  # HiGHS's primal heuristics in the exact phase (work share)
     time_limit: float | None = None  # None: the portfolio's settings.time_limit
     search_seconds: float = 30.0  # safety net only: work bounds end the search first
     lp_max_positions: int = 3000  # above: no LP relaxation (too slow), the ideal plan instead
@@ -97,7 +98,12 @@ def _start(problem: Problem, options: PlannerOptions) -> tuple[TradeState, float
         # The relaxation cannot see minimum fees and trade sizes; from no trades at all,
         # repair only has to cover withdrawals, and its message then names the real cause.
         state = TradeState(problem)
-        repair(state)
+        try:
+            repair(state)
+        except InfeasibleError:
+            # A cap whose only sales cannot pay their own fees: it is unreachable.
+            state = TradeState(problem)
+            repair(state, keep_cash=True)
     return state, bound
 
 
@@ -154,7 +160,7 @@ def plan_trades(problem: Problem, options: PlannerOptions, time_limit: float) ->
         if polished is not state:
             state = polished
             improve(state, started + options.search_seconds)
-    bound = max(lp_bound, integer_bound(problem))
+    bound = max(lp_bound, integer_bound(problem, upper=state.objective))
     scale = problem.total
     status = SolverStatus.HEURISTIC
     if state.objective - bound <= OPTIMALITY_TOLERANCE * scale:
@@ -176,6 +182,7 @@ def plan_trades(problem: Problem, options: PlannerOptions, time_limit: float) ->
             node_limit=options.node_limit,
             time_limit=budget,
             abs_gap=OPTIMALITY_TOLERANCE * scale,
+            heuristic_effort=options.heuristic_effort,
         )
         if exact.solution is not None:
             trades = np.round(form.trades(exact.solution) / problem.step) * problem.step
@@ -186,6 +193,9 @@ def plan_trades(problem: Problem, options: PlannerOptions, time_limit: float) ->
                 and all(candidate.allowed(i, q) for i, q in enumerate(candidate.x))
                 and candidate.objective < state.objective
             ):
+                # HiGHS stops anywhere within its gap tolerance, which differs by version;
+                # the local search then settles the plan the same way on every version.
+                improve(candidate, time.perf_counter() + options.search_seconds)
                 state = candidate
         bound = max(bound, exact.bound)
         status = SolverStatus.TIME_LIMIT
@@ -196,7 +206,8 @@ def plan_trades(problem: Problem, options: PlannerOptions, time_limit: float) ->
         far = (
             f"the plan may be up to {gap:.2%} of the portfolio from the best possible "
             f"(solver {status.value}, objective {state.objective / scale:.4%}, lower bound "
-            f"{bound / scale:.4%}); the bound relaxes account cash, so the plan may be closer"
+            f"{bound / scale:.4%}); the bound is not exact (it relaxes caps and prices cash), "
+            "so the plan may be closer"
         )
         problem = replace(problem, warnings=(*problem.warnings, far))
     report = SolverReport(
@@ -259,6 +270,7 @@ def _real_balances(
     a: int,
     fees: list[float],
     taxes: list[float],
+    rows: list[int],
 ) -> list[float]:
     """Account ``a``'s balances after trades at billed costs, less its reserve: what the
     planner's balances (cash less reserve and margin) become once the margin is given back
@@ -269,20 +281,29 @@ def _real_balances(
             state.balances[a], p.withheld_native[a], p.reserve_native[a], strict=True
         )
     ]
-    for i in range(p.size):
-        if p.account[i] == a:
-            extra = fees[i] - state.fee_native(i) + taxes[i] - state.tax_native(i)
-            balances[int(p.currency[i])] -= extra
+    for i in rows:
+        extra = fees[i] - state.fee_native(i) + taxes[i] - state.tax_native(i)
+        balances[int(p.currency[i])] -= extra
     return balances
+
+
+def _rows_of(p: Problem) -> list[list[int]]:
+    """The positions of each account (one pass: scanning every position per account was
+    minutes at 5,000 accounts)."""
+    rows: list[list[int]] = [[] for _ in p.accounts]
+    for i, a in enumerate(p.account.tolist()):
+        rows[a].append(i)
+    return rows
 
 
 def _settles(portfolio: Portfolio, p: Problem, state: TradeState) -> bool:
     """Whether every account stays at or above its reserve once costs are rounded."""
     fees, taxes = _rounded_costs(portfolio, state)
     rates = p.rate.tolist()
+    rows = _rows_of(p)
     return all(
-        settle(_real_balances(portfolio, p, state, a, fees, taxes), rates, p.base, p.auto_fx,
-               p.fx_spread).feasible
+        settle(_real_balances(portfolio, p, state, a, fees, taxes, rows[a]), rates, p.base,
+               p.auto_fx, p.fx_spread).feasible
         for a in range(len(p.accounts))
     )  # fmt: skip
 
@@ -323,8 +344,9 @@ def assemble_plan(
     base = p.currencies[p.base]
     fx_cost = 0.0
     cash_total_after = 0.0
+    rows_of = _rows_of(p)
     for a, account in enumerate(p.accounts):
-        balances = _real_balances(portfolio, p, state, a, fees, taxes)
+        balances = _real_balances(portfolio, p, state, a, fees, taxes, rows_of[a])
         settled = settle(balances, rates, p.base, p.auto_fx, p.fx_spread)
         fx_cost += settled.spread_cost
         for c, amount in settled.converted:
@@ -341,7 +363,7 @@ def assemble_plan(
             balances[c] += reserve  # set aside above, never spent
         start = p.cash_native[a] + p.withheld_native[a]
         used = {c for c, v in enumerate(start.tolist()) if v != 0}
-        used |= {int(p.currency[i]) for i in range(p.size) if p.account[i] == a}
+        used |= {int(p.currency[i]) for i in rows_of[a]}
         cash_after[account] = {
             p.currencies[c]: _money(balances[c]) for c in sorted(used | {p.base})
         }

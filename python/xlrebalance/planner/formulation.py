@@ -226,7 +226,7 @@ def formulate(problem: Problem, *, relax: bool = False) -> Formulation:
         if rule.reachable:
             entries.append((k0, rule.cap))
             # The cap on the value after costs, with room for broker rounding of the fees.
-            add_row(entries, -np.inf, rule.cap * (p.total - p.rounding_margin) - rule.start_value)
+            add_row(entries, -np.inf, rule.cap * p.cap_room - rule.start_value)
         else:
             add_row(entries, -np.inf, 0.0)
 

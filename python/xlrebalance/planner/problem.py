@@ -82,6 +82,12 @@ class Problem:
     rounding_margin: float = 0.0
 
     @property
+    def cap_room(self) -> float:
+        """The value caps apply to: the total less the rounding margin, never below zero (on
+        a book worth less than its margin, doing nothing must still keep every cap)."""
+        return max(self.total - self.rounding_margin, 0.0)
+
+    @property
     def size(self) -> int:
         return int(self.unit.shape[0])
 

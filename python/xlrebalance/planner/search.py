@@ -21,6 +21,8 @@ from xlrebalance.planner.problem import FloatArray, Problem
 from xlrebalance.planner.state import COST_WEIGHT, TURNOVER_WEIGHT, TradeState
 
 IMPROVE_EPS = 1e-9
+TIE_NOISE = 1e-12
+"""Objective change (share of the portfolio) that counts as float noise in a tie."""
 MAX_ROUNDS = 200
 KICKS_PER_ROUND = 32
 CHAIN_BUDGET = 4000
@@ -53,10 +55,14 @@ def _snap_to_min_trade(state: TradeState) -> None:
             state.apply(i, bigger if q < 0 and state.allowed(i, bigger) else 0.0)
 
 
-def repair(state: TradeState) -> None:
+def repair(state: TradeState, *, keep_cash: bool = False) -> None:
     """Make the plan feasible: in the offending account or group, apply the allowed change
     (cut a buy, undo a trade, sell more) that relieves the most infeasibility per unit of
-    objective it costs; raise :class:`InfeasibleError` when no change relieves anything."""
+    objective it costs; raise :class:`InfeasibleError` when no change relieves anything.
+
+    ``keep_cash``: a change that brings a group toward its cap may not leave an account
+    short (a sale whose minimum fee is more than it brings); where no other change can, the
+    cap is found unreachable instead."""
     _snap_to_min_trade(state)
     p = state.problem
     step = p.step
@@ -89,6 +95,8 @@ def repair(state: TradeState) -> None:
                 delta, _ = state.evaluate(i, q)
                 state.apply(i, q)
                 relief = before - state.infeasibility()
+                if keep_cash and not bad_accounts and not state.account_feasible():
+                    relief = 0.0
                 state.apply(i, x)
                 if relief <= CASH_TOLERANCE:
                     continue
@@ -156,6 +164,9 @@ def _single_moves(state: TradeState, v: _Vectors, eps: float, deadline: float) -
         ]
         found: list[tuple[float, int, float]] = []
         base_cost = v.cost(x)
+        # Moves that spend more than their account has are screened out before the exact
+        # check (with thousands of small accounts, most buys are: 466,000 exact checks).
+        slack = _pocket_slack(state)[v.pocket]
         for q in options:
             q = np.clip(q, v.lo, v.hi)
             q = np.where((q != 0) & (np.abs(q) < v.min_qty - 1e-12), x, q)
@@ -170,7 +181,8 @@ def _single_moves(state: TradeState, v: _Vectors, eps: float, deadline: float) -
                 + COST_WEIGHT * d_cost
                 + v.tie * (np.abs(q) - np.abs(x))
             )
-            for r in np.flatnonzero((delta < -eps) & (q != x)).tolist():
+            affordable = dv * (1 + v.spread) + d_cost <= slack + 1e-6 * np.abs(slack) + 1e-6
+            for r in np.flatnonzero((delta < -eps) & (q != x) & affordable).tolist():
                 found.append((float(delta[r]), r, float(q[r])))
         found.sort()
         applied = False
@@ -351,11 +363,16 @@ def _keep_if_better(
     """Apply ``chain`` exactly; keep it if the plan stays feasible and improves, else undo."""
     if not all(state.allowed(movable[c], q) for c, q in chain):
         return False
-    before = state.objective
+    before, orders = state.objective, state.orders
     old = {movable[c]: state.x[movable[c]] for c, _ in chain}
     for c, q in chain:
         state.apply(movable[c], q)
-    if state.is_feasible() and state.objective < before - eps:
+    if state.is_feasible() and (
+        state.objective < before - eps
+        # The second tie-break, fewest orders: an exchange that leaves the objective where
+        # it was (to float noise; never higher, so no cycle) and drops an order is kept.
+        or (state.objective <= before + TIE_NOISE * state.problem.total and state.orders < orders)
+    ):
         return True
     for i, q in reversed(list(old.items())):
         state.apply(i, q)
@@ -444,7 +461,12 @@ def _simulate_chain(
         if total < -eps and bool((slack >= -1e-9).all()):
             break
     if total >= -eps:
-        return None
+        # Not an improvement; still worth an exact check when it may be a tie that closes
+        # an order (the fewest-orders tie-break, see ``_keep_if_better``).
+        closes = sum(1 for r, q in chain.items() if q == 0 and x0[r] != 0)
+        opens = sum(1 for r, q in chain.items() if q != 0 and x0[r] == 0)
+        if total > eps or closes <= opens:
+            return None
     return list(chain.items())
 
 
@@ -455,62 +477,177 @@ def _cost_one(v: _Vectors, r: int, q: float) -> float:
     return fee + float(v.tax[r]) * max(-q, 0.0)
 
 
-def integer_bound(problem: Problem, multipliers: int = 41) -> float:
+def integer_bound(problem: Problem, multipliers: int = 41, upper: float | None = None) -> float:
     """A lower bound on the objective that knows shares are whole and that cash couples
-    the tickers (a Lagrangian bound; account cash limits are relaxed).
+    the tickers (a Lagrangian bound).
 
     With ``D_k = d_k + u_k q_k`` (value minus target before costs, ``q_k`` the ticker's net
-    trade), ``c1 = 1 - t_cash``, ``S = sum t_k`` and ``K >= phi = sum_k f_k u_k |q_k|`` (the
-    cheapest fee rate; minimum fees, taxes and spread only add), for any ``lam`` in [-1, 1]:
-    ``|cash gap| >= lam * (g0 - sum_k u_k q_k - c1 K)`` and
+    trade), ``c1 = 1 - t_cash``, ``S = sum t_k`` and ``K >= phi = sum_k phi_k`` (the cheapest
+    fee rate and the ticker's sell tax; minimum fees and spread only add), for any ``lam`` in
+    [-1, 1]: ``|cash gap| >= lam * (g0 - sum_k u_k q_k - c1 K)`` and
     ``|D_k + t_k K| >= |D_k + t_k phi_k| - t_k (K - phi_k)``, so, as ``W - lam c1 - S >= 0``,
     the objective is at least ``lam g0 + sum_k min_q (|D_k + t_k phi_k| - lam u_k q
     + (W - lam c1 - S + t_k) phi_k + rho u_k |q|)``: one small problem per ticker. Each is
-    piecewise linear in ``q`` with kinks at 0 and at its root, so its minimum over whole shares
-    sits next to one of those or at a bound. ``lam = 0`` is the plain per-ticker bound; the
-    best ``lam`` on a grid is returned."""
+    piecewise linear in ``q`` with kinks at 0 and at its roots, so its minimum over whole
+    shares sits next to one of those or at a bound. ``lam = 0`` is the plain per-ticker bound;
+    the best ``lam`` on a grid is kept.
+
+    Each account's cash is priced in too: for ``mu_a >= 0``, a feasible plan keeps
+    ``cash_a - sum_{rows in a} u q >= 0`` (costs and spread only lower it), so subtracting
+    ``mu_a`` times that from the objective still bounds it from below, and the term is linear
+    in each row's trade. With ``upper`` given (the plan's objective: the multipliers are worth
+    searching), ``mu`` and ``lam`` are improved by a fixed amount of work: without them, an
+    account short of cash for its own under-target tickers looks as if another account's
+    cash could pay."""
     p = problem
-    k = len(p.tickers)
-    step = p.step
-    value = np.bincount(p.ticker, weights=p.unit * p.held, minlength=k)
-    lo = np.bincount(p.ticker, weights=p.lo, minlength=k)
-    hi = np.bincount(p.ticker, weights=p.hi, minlength=k)
-    unit = np.zeros(k)
-    unit[p.ticker] = p.unit  # one price per ticker (validated)
-    fee = np.full(k, np.inf)
-    np.minimum.at(fee, p.ticker, p.fee_rate)
-    share = p.target_value / p.total
-    c1 = 1.0 - p.cash_target_value / p.total
-    s_total = float(share.sum())
-    dev = value - p.target_value
-    up = -dev / (unit * (1 + share * fee)) / step  # the root when buying
-    down = -dev / (unit * (1 - share * fee)) / step  # the root when selling
-    candidates = np.stack(
-        [
-            np.floor(up) * step,
-            np.ceil(up) * step,
-            np.floor(down) * step,
-            np.ceil(down) * step,
-            np.zeros(k),
-            lo,
-            hi,
-        ],
-        axis=1,
-    )
-    q = np.clip(candidates, lo[:, None], hi[:, None])
-    move = unit[:, None] * q
-    phi = fee[:, None] * np.abs(move)
-    inner = np.abs(dev[:, None] + move + share[:, None] * phi)
-    gap0 = float(c1 * p.total - value.sum())
-    best = -np.inf
-    for lam in np.linspace(-1.0, 1.0, multipliers):
-        weight = COST_WEIGHT - lam * c1 - s_total
-        if weight < 0:
-            continue
-        f = inner - lam * move + (weight + share[:, None]) * phi
-        f += TURNOVER_WEIGHT * np.abs(move)
-        best = max(best, float(lam * gap0 + f.min(axis=1).sum()))
+    bound = _TickerBound(p)
+    lams = np.linspace(-1.0, 1.0, multipliers)
+    mu = np.zeros(len(p.accounts))
+    best, lam = max((bound.evaluate(float(c), mu)[0], float(c)) for c in lams)
+    if upper is None:
+        return best
+    # Block coordinate ascent: each account's price of cash on a grid with lam fixed (the
+    # accounts separate then), then lam on its grid with the prices fixed.
+    best_mu = mu
+    for _ in range(ASCENT_ROUNDS):
+        mu = bound.best_prices(lam, best_mu)
+        value, at = max((bound.evaluate(float(c), mu)[0], float(c)) for c in lams)
+        if value <= best + 1e-12 * p.total:
+            break
+        best, lam, best_mu = value, at, mu
+    # Coordinate ascent stalls where only a joint move of lam and mu helps: then Held and
+    # Karp's subgradient scheme (Polyak steps towards ``upper``; after a few without
+    # progress, half the step from the best multipliers so far).
+    mu, step_scale, stalled = best_mu, 1.0, 0
+    best_at = (lam, mu)
+    lam_hi = min(1.0, (COST_WEIGHT - bound.s_total) / bound.c1) if bound.c1 > 0 else 1.0
+    for _ in range(SUBGRADIENT_STEPS):
+        value, d_lam, d_mu = bound.evaluate(lam, mu)
+        if value > best:
+            best, best_at, stalled = value, (lam, mu), 0
+        else:
+            stalled += 1
+            if stalled >= 4:
+                step_scale, stalled = step_scale / 2, 0
+                lam, mu = best_at
+                value, d_lam, d_mu = bound.evaluate(lam, mu)
+        norm = d_lam * d_lam + float(d_mu @ d_mu)
+        if norm <= 0 or upper - value <= 0:
+            break
+        step = step_scale * (upper - value) / norm
+        lam = float(np.clip(lam + step * d_lam, -1.0, lam_hi))
+        mu = np.maximum(mu + step * d_mu, 0.0)
     return best
+
+
+ASCENT_ROUNDS = 4
+"""Rounds of the integer bound's coordinate ascent over its multipliers (work-bounded)."""
+SUBGRADIENT_STEPS = 60
+"""Subgradient steps after it (work-bounded, deterministic)."""
+
+
+class _TickerBound:
+    """The per-ticker problems of :func:`integer_bound`, vectorised over tickers."""
+
+    def __init__(self, p: Problem) -> None:
+        k = len(p.tickers)
+        step = p.step
+        self.p = p
+        value = np.bincount(p.ticker, weights=p.unit * p.held, minlength=k)
+        lo = np.bincount(p.ticker, weights=p.lo, minlength=k)
+        hi = np.bincount(p.ticker, weights=p.hi, minlength=k)
+        unit = np.zeros(k)
+        unit[p.ticker] = p.unit  # one price per ticker (validated)
+        fee = np.full(k, np.inf)
+        np.minimum.at(fee, p.ticker, p.fee_rate)
+        # Sales pay the ticker's sell tax too (one market and kind per ticker: one rate).
+        tax = np.full(k, np.inf)
+        np.minimum.at(tax, p.ticker, p.tax_rate)
+        share = p.target_value / p.total
+        self.c1 = 1.0 - p.cash_target_value / p.total
+        self.s_total = float(share.sum())
+        dev = value - p.target_value
+        up = -dev / (unit * (1 + share * fee)) / step  # the root when buying
+        down = -dev / (unit * (1 - share * (fee + tax))) / step  # the root when selling
+        candidates = np.stack(
+            [
+                np.floor(up) * step,
+                np.ceil(up) * step,
+                np.floor(down) * step,
+                np.ceil(down) * step,
+                np.zeros(k),
+                lo,
+                hi,
+            ],
+            axis=1,
+        )
+        q = np.clip(candidates, lo[:, None], hi[:, None])
+        self.move = unit[:, None] * q
+        self.phi = fee[:, None] * np.abs(self.move) + tax[:, None] * np.maximum(-self.move, 0)
+        inner = np.abs(dev[:, None] + self.move + share[:, None] * self.phi)
+        self.base = inner + share[:, None] * self.phi + TURNOVER_WEIGHT * np.abs(self.move)
+        self.gap0 = float(self.c1 * p.total - value.sum())
+        # Accounts: a ticker held in one account trades there (its mu prices the whole
+        # trade); one held in several could also move cash between them by selling in one
+        # and buying in another, so it pays the cheapest mu on its net trade less the most
+        # such a transfer could gain.
+        self.n_acc = len(p.accounts)
+        self.k = k
+        rows = np.bincount(p.ticker, minlength=k)
+        self.account = np.zeros(k, dtype=np.int64)
+        self.account[p.ticker] = p.account
+        self.single = rows == 1
+        self.multi = np.flatnonzero(~self.single).tolist()
+        self.members = [np.flatnonzero(p.ticker == t) for t in self.multi]
+        self.cash = (p.cash_native * p.rate[None, :]).sum(axis=1)
+
+    def best_prices(self, lam: float, mu: FloatArray) -> FloatArray:
+        """Each account's best price of cash with ``lam`` fixed, on a grid of [0, 2.5] and
+        then a finer one around it; tickers in several accounts are left out of the choice
+        (``evaluate`` counts them)."""
+        weight = COST_WEIGHT - lam * self.c1 - self.s_total
+        if weight < 0:
+            return mu
+        single = self.single
+        f = (self.base + weight * self.phi - lam * self.move)[single]
+        move, account = self.move[single], self.account[single]
+        out = mu.copy()
+        for coarse in (True, False):
+            if coarse:
+                grid = np.linspace(0.0, 2.5, 51)
+                points = np.broadcast_to(grid, (self.n_acc, grid.shape[0]))
+            else:
+                offsets = np.linspace(-0.05, 0.05, 21)
+                points = np.maximum(out[:, None] + offsets[None, :], 0.0)
+            totals = np.empty(points.shape)
+            for j in range(points.shape[1]):
+                price = points[account, j]
+                chosen = (f + price[:, None] * move).min(axis=1)
+                totals[:, j] = np.bincount(account, chosen, self.n_acc) - points[:, j] * self.cash
+            out = points[np.arange(self.n_acc), np.argmax(totals, axis=1)].copy()
+        return np.asarray(out, dtype=np.float64)
+
+    def evaluate(self, lam: float, mu: FloatArray) -> tuple[float, float, FloatArray]:
+        """The bound at ``(lam, mu)`` and a subgradient in each."""
+        p = self.p
+        weight = COST_WEIGHT - lam * self.c1 - self.s_total
+        if weight < 0:
+            return -np.inf, 0.0, np.zeros(self.n_acc)
+        price = np.where(self.single, mu[self.account], 0.0)
+        penalty = 0.0
+        for t, members in zip(self.multi, self.members, strict=True):
+            held_mu = mu[p.account[members]]
+            price[t] = float(held_mu.min())
+            sellable = float((-p.lo[members] * p.unit[members]).sum())
+            penalty += float(held_mu.max() - held_mu.min()) * sellable
+        f = self.base + weight * self.phi + (price[:, None] - lam) * self.move
+        pick = np.argmin(f, axis=1)
+        rows = np.arange(self.k)
+        moved = self.move[rows, pick]
+        value = float(lam * self.gap0 + f[rows, pick].sum() - penalty - mu @ self.cash)
+        d_lam = self.gap0 - float(moved.sum()) - self.c1 * float(self.phi[rows, pick].sum())
+        spent = np.bincount(self.account[self.single], moved[self.single], self.n_acc)
+        return value, d_lam, np.asarray(spent - self.cash, dtype=np.float64)
 
 
 def ideal_start(problem: Problem) -> FloatArray:

@@ -90,6 +90,7 @@ class TradeState:
         self._breaks.sort()
         self.cost_native = [0.0] * n
         self.turnover = 0.0  # value traded, base currency
+        self.orders = 0  # positions that trade: the tie-break after turnover
         self.balances = [row[:] for row in p.cash_native.tolist()]
         self.trade_costs = 0.0  # fees and taxes, base currency
         self.spread = [0.0] * len(p.accounts)
@@ -99,7 +100,7 @@ class TradeState:
         # Each group rule as ``value + coef * costs <= limit``: the cap on the value after
         # costs, or, for a cap no plan can reach, "the group's value may not rise".
         self._caps: list[tuple[float, float, set[int]]] = [
-            (c.cap, c.cap * (p.total - p.rounding_margin), set(c.members.tolist()))
+            (c.cap, c.cap * p.cap_room, set(c.members.tolist()))
             if c.reachable
             else (0.0, c.start_value, set(c.members.tolist()))
             for c in p.caps
@@ -316,6 +317,7 @@ class TradeState:
         self.value[k] = v + dv
         self.gap -= dv
         self.turnover += self._unit[i] * (abs(q) - abs(old))
+        self.orders += (q != 0) - (old != 0)
         new_cost = self._costs_of(i, q)
         d_cost_native = new_cost - self.cost_native[i]
         self.cost_native[i] = new_cost
