@@ -502,15 +502,15 @@ def integer_bound(problem: Problem, multipliers: int = 41) -> float:
     phi = fee[:, None] * np.abs(move)
     inner = np.abs(dev[:, None] + move + share[:, None] * phi)
     gap0 = float(c1 * p.total - value.sum())
-    best = -np.inf
-    for lam in np.linspace(-1.0, 1.0, multipliers):
-        weight = COST_WEIGHT - lam * c1 - s_total
-        if weight < 0:
-            continue
-        f = inner - lam * move + (weight + share[:, None]) * phi
-        f += TURNOVER_WEIGHT * np.abs(move)
-        best = max(best, float(lam * gap0 + f.min(axis=1).sum()))
-    return best
+    # Every multiplier at once (the repeated plans of a backtest call this once per plan).
+    lam = np.linspace(-1.0, 1.0, multipliers)
+    weight = COST_WEIGHT - lam * c1 - s_total
+    lam, weight = lam[weight >= 0], weight[weight >= 0]
+    if lam.size == 0:
+        return -np.inf
+    f = inner - lam[:, None, None] * move + (weight[:, None, None] + share[:, None]) * phi
+    f += TURNOVER_WEIGHT * np.abs(move)
+    return float((lam * gap0 + f.min(axis=2).sum(axis=1)).max())
 
 
 def ideal_start(problem: Problem) -> FloatArray:

@@ -84,6 +84,8 @@ class Candidates:
         self.fee_rate = p.fee_rate[idx] * self.price
         self.fee_min = p.fee_min_native[idx]
         self.tax = p.tax_rate[idx] * self.price
+        self.any_fee_min = bool((self.fee_min > 0).any())
+        self.any_tax = bool((self.tax > 0).any())
         self.lo, self.hi = p.lo[idx], p.hi[idx]
         self.min_qty = np.array([min_trade_quantity(p, i) for i in idx.tolist()])
         n_acc, n_cur = p.cash_native.shape
@@ -117,8 +119,11 @@ class Candidates:
 
     def costs(self, q: FloatArray) -> FloatArray:
         """Fees and taxes per position, native currency (``q`` is (candidates, positions))."""
-        fee = np.where(q != 0, np.maximum(self.fee_rate * np.abs(q), self.fee_min), 0.0)
-        out: FloatArray = fee + self.tax * np.maximum(-q, 0.0)
+        out: FloatArray = self.fee_rate * np.abs(q)
+        if self.any_fee_min:
+            out = np.where(q != 0, np.maximum(out, self.fee_min), 0.0)
+        if self.any_tax:
+            out = out + self.tax * np.maximum(-q, 0.0)
         return out
 
     def score(self, q: FloatArray) -> tuple[FloatArray, FloatArray]:
@@ -152,7 +157,7 @@ class Candidates:
         spread paid (base currency, summed over accounts) and whether all accounts settle."""
         p = self.problem
         rates = p.rate
-        if not p.auto_fx:
+        if not p.auto_fx or self.n_cur == 1:
             ok: BoolArray = np.asarray((balances >= -CASH_TOLERANCE).all(axis=(1, 2)))
             return np.zeros(balances.shape[0]), ok
         s = p.fx_spread
