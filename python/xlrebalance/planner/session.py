@@ -213,6 +213,8 @@ def small_book_search(problem: Problem, relaxed: FloatArray, start: TradeState) 
     c = Candidates(problem)
     idx = c.idx
     m = idx.shape[0]
+    if m == 0:
+        return start
     x = relaxed[idx]
     low = np.clip(np.floor(x + 1e-9), c.lo, c.hi)
     high = np.clip(np.ceil(x - 1e-9), c.lo, c.hi)
