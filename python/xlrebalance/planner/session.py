@@ -245,11 +245,20 @@ def small_book_search(problem: Problem, relaxed: FloatArray, start: TradeState) 
         if not float(scores[best]) < value - eps:
             break
         incumbent, value = trial[best].copy(), float(scores[best])
-    trades = np.zeros(problem.size)
-    trades[idx] = incumbent
-    found = TradeState(problem, trades)
-    if found.is_feasible() and found.objective < start.objective:
-        return found
+    # Checked exactly: the start's state takes the changes and gives them back if they do not
+    # hold (a rebuilt TradeState would cost as much as the whole scoring).
+    before = start.objective
+    changed = [(int(i), float(q)) for i, q in zip(idx.tolist(), incumbent.tolist(), strict=True)]
+    changed = [(i, q) for i, q in changed if q != start.x[i]]
+    if not all(start.allowed(i, q) for i, q in changed):
+        return start
+    undo = [(i, start.x[i]) for i, _ in changed]
+    for i, q in changed:
+        start.apply(i, q)
+    if start.is_feasible() and start.objective < before:
+        return start
+    for i, q in reversed(undo):
+        start.apply(i, q)
     return start
 
 
