@@ -4,8 +4,8 @@ A backtest asks for hundreds of plans of the same positions with new prices, qua
 cash. :class:`PlanSession` plans each of them with the planner's own pipeline and objective
 (:func:`~xlrebalance.planner.plan` with ``exact=False``) but spends its time differently:
 
-- one HiGHS instance for the whole session, the LP relaxation warm-started from the previous
-  plan's basis when the formulation has the same shape (it usually has: same positions);
+- one HiGHS instance for the whole session (made once, the relaxation passed to it per plan;
+  solved cold, so that a plan never depends on the plan before it);
 - on small books (at most :data:`SMALL_BOOK` positions that may trade), no ejection-chain
   search: every floor/ceiling rounding of the relaxation is scored at once with numpy
   (:class:`Candidates`, the objective of :class:`~xlrebalance.planner.state.TradeState` on
@@ -178,14 +178,24 @@ class Candidates:
         return cost.sum(axis=1), settled
 
 
+LONG_STEPS = (2.0, 4.0, 8.0, 16.0, 64.0, 256.0, 1024.0)
+
+
 def _neighbourhood(m: int) -> FloatArray:
-    """Moves of one, two or three positions by one step each, as rows of step counts."""
+    """Moves of one, two or three positions by one step each, and of one position by
+    :data:`LONG_STEPS` steps, as rows of step counts."""
     rows: list[FloatArray] = []
     for size in (1, 2, 3):
         for chosen in itertools.combinations(range(m), size):
             for signs in itertools.product((-1.0, 1.0), repeat=size):
                 row = np.zeros(m)
                 row[list(chosen)] = signs
+                rows.append(row)
+    for i in range(m):  # longer single steps: a position far from its best in few rounds
+        for length in LONG_STEPS:
+            for sign in (-1.0, 1.0):
+                row = np.zeros(m)
+                row[i] = sign * length
                 rows.append(row)
     for i in range(m):  # a whole position back to zero is one move too (marked by nan)
         row = np.zeros(m)
@@ -235,6 +245,14 @@ def small_book_search(problem: Problem, relaxed: FloatArray, start: TradeState) 
     eps = IMPROVE_EPS * problem.total
     for _ in range(MAX_ROUNDS):
         trial = np.where(to_zero, 0.0, incumbent + steps * problem.step)
+        # Each position straight to where its ticker would sit on target (floor and ceiling).
+        dv = incumbent * c.unit
+        off = c.offset0 + dv @ c.to_ticker
+        shift = -(off @ c.to_ticker.T) / c.unit / problem.step
+        for jump in (np.floor(shift), np.ceil(shift)):
+            rows = np.repeat(incumbent[None, :], m, axis=0)
+            rows[np.arange(m), np.arange(m)] += jump * problem.step
+            trial = np.vstack([trial, rows])
         # Minimum trade sizes: from zero straight to the minimum, and back to zero below it.
         small = (trial != 0) & (np.abs(trial) < c.min_qty - 1e-12)
         toward_zero = np.abs(incumbent) >= c.min_qty - 1e-12
@@ -274,7 +292,6 @@ class PlanSession:
     def __init__(self, options: PlannerOptions | None = None) -> None:
         self.options = options or PlannerOptions(exact=False)
         self._highs: highspy.Highs | None = None
-        self._shape: tuple[int, int, int] | None = None
         self.delegated = 0  # plans handed whole to ``planner.plan``
         self.searched_small = 0  # plans that took the small-book search
 
@@ -330,7 +347,7 @@ class PlanSession:
         return problem, state, report
 
     def _start(self, problem: Problem) -> tuple[TradeState, _Relaxation]:
-        """The relaxation (warm-started), its rounding repaired, as ``planner._start``."""
+        """The relaxation, its rounding repaired, as ``planner._start``."""
         relaxed_form = formulate(problem, relax=True)
         lp = self._relax(relaxed_form)
         if lp.solution is not None:
@@ -351,16 +368,13 @@ class PlanSession:
         if self._highs is None:
             self._highs = _solver()
         h = self._highs
-        shape = (int(form.cost.shape[0]), int(form.row_lower.shape[0]), int(form.matrix.nnz))
-        basis = h.getBasis() if shape == self._shape else None
+        # Solved cold: a basis kept from the previous plan made HiGHS end at another of
+        # several optimal vertices now and then, and the plan then depended on the plan before
+        # (on the tech book its roundings were worse in sum); the instance is what is kept.
         h.passModel(_model(form, relax=True))
-        if basis is not None and basis.valid:
-            h.setBasis(basis)
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            self._shape = None
             return _Relaxation(None, -np.inf)
-        self._shape = shape
         solution = np.array(h.getSolution().col_value)
         objective = float(h.getInfo().objective_function_value)
         return _Relaxation(solution, objective)
