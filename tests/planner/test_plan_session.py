@@ -2,7 +2,7 @@
 
 The session must keep every rule ``plan`` keeps (checked by the independent ``plancheck``), be
 ``plan`` itself where it takes no different path (no search: the same LP, rounding and repair,
-warm-started or not), never end above the rounding it starts from, and score candidates with
+whatever it planned before), never end above the rounding it starts from, and score candidates with
 exactly ``TradeState``'s objective and feasibility.
 """
 
@@ -73,14 +73,14 @@ def test_session_plans_keep_the_rules_and_never_end_above_their_start(doc: dict[
 
 @SESSION_SETTINGS
 @given(portfolios(), st.sampled_from([0.97, 1.0, 1.03]))
-def test_without_search_a_session_plans_exactly_as_plan_warm_or_cold(
+def test_without_search_a_session_plans_exactly_as_plan_after_any_other_plan(
     doc: dict[str, Any], factor: float
 ) -> None:
     note(str(doc))
     expected = _plan_or_none(lambda p: plan(p, QUICK), doc)
     session = PlanSession(QUICK)
-    # The same session first plans the book at other prices: the relaxation is then solved
-    # from that plan's basis (same shape), as in a backtest.
+    # The same session first plans the book at other prices, as in a backtest: the plan must
+    # not depend on it.
     _plan_or_none(session.plan, _cheaper_prices(doc, factor))
     found = _plan_or_none(session.plan, doc)
     assert (found is None) == (expected is None)
