@@ -51,6 +51,7 @@ from xlrebalance.planner.problem import (
 from xlrebalance.planner.search import (
     IMPROVE_EPS,
     MAX_ROUNDS,
+    ideal_start,
     improve,
     integer_bound,
     repair,
@@ -219,7 +220,8 @@ def _roundings(count: int) -> FloatArray:
 
 def small_book_search(problem: Problem, relaxed: FloatArray, start: TradeState) -> TradeState:
     """The best plan found by scoring every rounding of ``relaxed`` (the LP's trades) and then
-    descending through one-, two- and three-position moves; never worse than ``start``."""
+    descending through the moves of :func:`_neighbourhood` and jumps to each ticker's target;
+    never worse than ``start``."""
     c = Candidates(problem)
     idx = c.idx
     m = idx.shape[0]
@@ -282,7 +284,7 @@ def small_book_search(problem: Problem, relaxed: FloatArray, start: TradeState) 
 
 @dataclass
 class _Relaxation:
-    solution: FloatArray | None
+    trades: FloatArray | None  # per position
     bound: float
 
 
@@ -296,7 +298,8 @@ class PlanSession:
         self.searched_small = 0  # plans that took the small-book search
 
     def plan(self, portfolio: Portfolio) -> Plan:
-        """The plan ``planner.plan(portfolio, options)`` computes, found faster (see above)."""
+        """A plan as ``planner.plan(portfolio, options)`` makes it: the same problem, objective
+        and rules; on small books another search (see the module's docstring)."""
         options = self.options
         if options.exact:
             self.delegated += 1
@@ -321,9 +324,9 @@ class PlanSession:
         movable = int(np.count_nonzero((problem.lo < 0) | (problem.hi > 0)))
         if self.options.search_seconds <= 0:
             pass  # no search asked for (``--fast``): the repaired rounding, as in ``plan``
-        elif relaxed.solution is not None and movable <= SMALL_BOOK:
+        elif relaxed.trades is not None and movable <= SMALL_BOOK:
             self.searched_small += 1
-            state = small_book_search(problem, relaxed.solution, state)
+            state = small_book_search(problem, relaxed.trades, state)
         else:
             improve(state, started + self.options.search_seconds)
         bound = max(relaxed.bound, integer_bound(problem))
@@ -347,24 +350,31 @@ class PlanSession:
         return problem, state, report
 
     def _start(self, problem: Problem) -> tuple[TradeState, _Relaxation]:
-        """The relaxation, its rounding repaired, as ``planner._start``."""
-        relaxed_form = formulate(problem, relax=True)
-        lp = self._relax(relaxed_form)
-        if lp.solution is not None:
-            trades = relaxed_form.trades(lp.solution)
-            start = round_trades(problem, trades)
+        """The relaxation, its rounding repaired, as ``planner._start`` (above
+        ``lp_max_positions`` movable positions: every ticker to its target, no LP)."""
+        movable = int(np.count_nonzero((problem.lo < 0) | (problem.hi > 0)))
+        trades: FloatArray | None = None
+        bound = -np.inf
+        if movable > self.options.lp_max_positions:
+            start = ideal_start(problem)
         else:
-            trades = None
-            start = np.zeros(problem.size)
+            relaxed_form = formulate(problem, relax=True)
+            solution, bound = self._relax(relaxed_form)
+            if solution is not None:
+                trades = relaxed_form.trades(solution)
+                start = round_trades(problem, trades)
+            else:
+                start = np.zeros(problem.size)
         state = TradeState(problem, start)
         try:
             repair(state)
         except InfeasibleError:
             state = TradeState(problem)
             repair(state)
-        return state, _Relaxation(trades, lp.bound)
+        return state, _Relaxation(trades, bound)
 
-    def _relax(self, form: Formulation) -> _Relaxation:
+    def _relax(self, form: Formulation) -> tuple[FloatArray | None, float]:
+        """The relaxation's column values and objective (None and -inf when not optimal)."""
         if self._highs is None:
             self._highs = _solver()
         h = self._highs
@@ -374,7 +384,6 @@ class PlanSession:
         h.passModel(_model(form, relax=True))
         h.run()
         if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            return _Relaxation(None, -np.inf)
+            return None, -np.inf
         solution = np.array(h.getSolution().col_value)
-        objective = float(h.getInfo().objective_function_value)
-        return _Relaxation(solution, objective)
+        return solution, float(h.getInfo().objective_function_value)
