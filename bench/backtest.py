@@ -4,7 +4,7 @@ GBM closes (drift 7%, volatility 25% a year, numpy default_rng(7), a fresh gener
 set, start 10,000, pandas business days 2005-01-03 .. 2024-12-31, 2 decimals), A = 10 assets,
 B = 500; capital 100,000,000; equal weights; commission 0.25%; whole shares. Prints our time,
 final value, commissions and rebalances per policy beside bt's and vectorbt's figures measured
-on this kind of machine (the notes; neither library is installed here), and peak memory.
+on this kind of machine (the notes; neither library is a dependency), and peak memory.
 
     .venv/bin/python bench/backtest.py            # A and B, monthly/quarterly/band/hold
     .venv/bin/python bench/backtest.py --only A

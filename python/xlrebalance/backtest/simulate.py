@@ -53,9 +53,9 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
 # Rebalances plan with the planner's heuristic path (relaxation, rounding, repair, search),
-# through a PlanSession per run: the relaxation warm-started plan after plan, and on books of at
-# most 12 movable positions every rounding scored at once instead of the ejection chains. The
-# exact branch and bound costs ~0.4 s per call at 10 positions. Both are deterministic.
+# through a PlanSession per run: one HiGHS instance for every plan, and on books of at most 12
+# movable positions every rounding scored at once instead of the ejection chains. The exact
+# branch and bound costs ~0.4 s per call at 10 positions. Both are deterministic.
 THOROUGH = PlannerOptions(exact=False)
 # ``--fast``: no local search at all (a zero budget ends it before its first move), still
 # deterministic; docs/backtest.md measures what it costs in drift and final value.
