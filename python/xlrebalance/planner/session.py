@@ -205,7 +205,7 @@ def _neighbourhood(m: int) -> FloatArray:
     return np.array(rows) if rows else np.zeros((0, m))
 
 
-_MOVES: dict[int, FloatArray] = {}
+_MOVES: dict[int, tuple[BoolArray, FloatArray]] = {}  # per size: (to zero, steps)
 _ROUNDINGS: dict[int, FloatArray] = {}
 
 
@@ -241,9 +241,9 @@ def small_book_search(problem: Problem, relaxed: FloatArray, start: TradeState) 
     incumbent, value = batch[best].copy(), float(scores[best])
     moves = _MOVES.get(m)
     if moves is None:
-        moves = _MOVES[m] = _neighbourhood(m)
-    to_zero = np.isnan(moves)
-    steps = np.nan_to_num(moves)
+        table = _neighbourhood(m)
+        moves = _MOVES[m] = (np.isnan(table), np.nan_to_num(table))
+    to_zero, steps = moves
     eps = IMPROVE_EPS * problem.total
     for _ in range(MAX_ROUNDS):
         trial = np.where(to_zero, 0.0, incumbent + steps * problem.step)
