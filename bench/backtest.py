@@ -4,18 +4,26 @@ GBM closes (drift 7%, volatility 25% a year, numpy default_rng(7), a fresh gener
 set, start 10,000, pandas business days 2005-01-03 .. 2024-12-31, 2 decimals), A = 10 assets,
 B = 500; capital 100,000,000; equal weights; commission 0.25%; whole shares. Prints our time,
 final value, commissions and rebalances per policy beside bt's and vectorbt's figures measured
-on this kind of machine (the notes; neither library is installed here), and peak memory.
+on this kind of machine (the notes; neither library is a dependency), and peak memory.
 
     .venv/bin/python bench/backtest.py            # A and B, monthly/quarterly/band/hold
     .venv/bin/python bench/backtest.py --only A
+    .venv/bin/python bench/backtest.py --bt /tmp/btvenv/bin/python   # bt run beside, same data
+
+``--bt PYTHON`` runs bench/bt_reference.py with that interpreter (one with bt installed, outside
+this project) on the same closes right after each of our runs, and prints its time beside ours.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -113,10 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policy", action="append")
     parser.add_argument("--fast", action="store_true", help="planner without local search")
     parser.add_argument("--examples", metavar="DIR", help="write synthetic CSVs for the examples")
+    parser.add_argument("--bt", metavar="PYTHON", help="run bt beside with this interpreter")
     args = parser.parse_args(argv)
     if args.examples:
-        from pathlib import Path
-
         from xlrebalance.document import load_portfolio
 
         out = Path(args.examples)
@@ -139,10 +146,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{'run':<14} {'ours s':>7} {'final':>9} {'fees':>7} {'rebal':>5} {'drift':>6} "
         f"{'bt s':>6} {'bt final':>9} {'bt fees':>7} {'vbt s':>6} {'vbt final':>9}"
     )
+    scratch = tempfile.TemporaryDirectory()
     for name, assets in sets:
         if args.only and name != args.only:
             continue
         history = synthetic(assets)
+        closes = Path(scratch.name) / f"{name}.npz"
+        np.savez(closes, dates=history.dates, closes=history.closes)
         market = prepare(equal_weight(history.tickers), history, CAPITAL)
         config = BacktestConfig(planner=QUICK if args.fast else THOROUGH)
         for spec in policies:
@@ -164,9 +174,32 @@ def main(argv: list[str] | None = None) -> int:
                 f"(planner {result.planner_seconds:.2f} s)",
                 flush=True,
             )
+            if args.bt:
+                here = _bt_here(args.bt, closes, spec)
+                if here is not None:
+                    print(
+                        f"  bt here: {here['seconds']:.2f} s, final {here['final'] / 1e6:.3f}M, "
+                        f"fees {here['fees'] / 1e6:.3f}M, peak {here['peak_mb']:.0f} MB; "
+                        f"bt / ours {here['seconds'] / seconds:.1f}x",
+                        flush=True,
+                    )
+    scratch.cleanup()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory of this process: {rss:.0f} MB", file=sys.stdout)
     return 0
+
+
+def _bt_here(python: str, closes: Path, spec: str) -> dict[str, float] | None:
+    """bt on the same closes in its own interpreter (bench/bt_reference.py), or None."""
+    script = Path(__file__).with_name("bt_reference.py")
+    done = subprocess.run(
+        [python, str(script), str(closes), spec], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        print(f"  bt here: failed ({done.stderr.strip().splitlines()[-1:]})", flush=True)
+        return None
+    answer: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return answer
 
 
 if __name__ == "__main__":

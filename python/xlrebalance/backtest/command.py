@@ -53,8 +53,8 @@ def add_commands(commands: Any) -> None:
     p.add_argument(
         "--fast",
         action="store_true",
-        help="plan each rebalance without the planner's local search (about 5x faster, "
-        "slightly more drift; see docs/backtest.md)",
+        help="plan each rebalance without the planner's search (faster on large books, "
+        "more drift; see docs/backtest.md)",
     )
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
     p.add_argument(
