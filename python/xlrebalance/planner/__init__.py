@@ -160,7 +160,12 @@ def plan_trades(problem: Problem, options: PlannerOptions, time_limit: float) ->
         if polished is not state:
             state = polished
             improve(state, started + options.search_seconds)
-    bound = max(lp_bound, integer_bound(problem, upper=state.objective))
+    bound = max(
+        lp_bound,
+        integer_bound(
+            problem, upper=state.objective, proven_within=OPTIMALITY_TOLERANCE * problem.total
+        ),
+    )
     scale = problem.total
     status = SolverStatus.HEURISTIC
     if state.objective - bound <= OPTIMALITY_TOLERANCE * scale:
@@ -199,6 +204,16 @@ def plan_trades(problem: Problem, options: PlannerOptions, time_limit: float) ->
                 state = candidate
         bound = max(bound, exact.bound)
         status = SolverStatus.TIME_LIMIT
+    problem, report = solver_report(problem, state, bound, status, started)
+    return TradeResult(state.trades(), state, report, problem)
+
+
+def solver_report(
+    problem: Problem, state: TradeState, bound: float, status: SolverStatus, started: float
+) -> tuple[Problem, SolverReport]:
+    """The plan's status and gap against ``bound``; a plan far from its bound says so in a
+    warning (added to the returned problem). One wording for every entry point."""
+    scale = problem.total
     gap = max(0.0, state.objective - bound) / scale
     if gap <= OPTIMALITY_TOLERANCE:
         status = SolverStatus.OPTIMAL
@@ -217,7 +232,7 @@ def plan_trades(problem: Problem, options: PlannerOptions, time_limit: float) ->
         objective=state.objective / scale,
         bound=bound / scale,
     )
-    return TradeResult(state.trades(), state, report, problem)
+    return problem, report
 
 
 def plan(portfolio: Portfolio, options: PlannerOptions | None = None) -> Plan:

@@ -477,7 +477,12 @@ def _cost_one(v: _Vectors, r: int, q: float) -> float:
     return fee + float(v.tax[r]) * max(-q, 0.0)
 
 
-def integer_bound(problem: Problem, multipliers: int = 41, upper: float | None = None) -> float:
+def integer_bound(
+    problem: Problem,
+    multipliers: int = 41,
+    upper: float | None = None,
+    proven_within: float = 0.0,
+) -> float:
     """A lower bound on the objective that knows shares are whole and that cash couples
     the tickers (a Lagrangian bound).
 
@@ -503,15 +508,15 @@ def integer_bound(problem: Problem, multipliers: int = 41, upper: float | None =
     bound = _TickerBound(p)
     lams = np.linspace(-1.0, 1.0, multipliers)
     mu = np.zeros(len(p.accounts))
-    best, lam = max((bound.evaluate(float(c), mu)[0], float(c)) for c in lams)
-    if upper is None:
-        return best
+    best, lam = bound.best_on_grid(lams, mu)
+    if upper is None or upper - best <= proven_within:
+        return best  # nothing to search for, or the plan is already proven optimal
     # Block coordinate ascent: each account's price of cash on a grid with lam fixed (the
     # accounts separate then), then lam on its grid with the prices fixed.
     best_mu = mu
     for _ in range(ASCENT_ROUNDS):
         mu = bound.best_prices(lam, best_mu)
-        value, at = max((bound.evaluate(float(c), mu)[0], float(c)) for c in lams)
+        value, at = bound.best_on_grid(lams, mu)
         if value <= best + 1e-12 * p.total:
             break
         best, lam, best_mu = value, at, mu
@@ -627,12 +632,10 @@ class _TickerBound:
             out = points[np.arange(self.n_acc), np.argmax(totals, axis=1)].copy()
         return np.asarray(out, dtype=np.float64)
 
-    def evaluate(self, lam: float, mu: FloatArray) -> tuple[float, float, FloatArray]:
-        """The bound at ``(lam, mu)`` and a subgradient in each."""
+    def _prices(self, mu: FloatArray) -> tuple[FloatArray, float]:
+        """Each ticker's price of cash under ``mu`` and what moving cash between accounts
+        through tickers held in several could gain."""
         p = self.p
-        weight = COST_WEIGHT - lam * self.c1 - self.s_total
-        if weight < 0:
-            return -np.inf, 0.0, np.zeros(self.n_acc)
         price = np.where(self.single, mu[self.account], 0.0)
         penalty = 0.0
         for t, members in zip(self.multi, self.members, strict=True):
@@ -640,6 +643,29 @@ class _TickerBound:
             price[t] = float(held_mu.min())
             sellable = float((-p.lo[members] * p.unit[members]).sum())
             penalty += float(held_mu.max() - held_mu.min()) * sellable
+        return price, penalty
+
+    def best_on_grid(self, lams: FloatArray, mu: FloatArray) -> tuple[float, float]:
+        """The best bound over ``lams`` with ``mu`` fixed, and its ``lam`` (the largest of
+        equals): :meth:`evaluate` for every multiplier at once."""
+        weight = COST_WEIGHT - lams * self.c1 - self.s_total
+        price, penalty = self._prices(mu)
+        f = (
+            self.base[None]
+            + weight[:, None, None] * self.phi[None]
+            + (price[None, :, None] - lams[:, None, None]) * self.move[None]
+        )
+        values = lams * self.gap0 + f.min(axis=2).sum(axis=1) - penalty - float(mu @ self.cash)
+        values = np.where(weight >= 0, values, -np.inf)
+        at = len(lams) - 1 - int(np.argmax(values[::-1]))
+        return float(values[at]), float(lams[at])
+
+    def evaluate(self, lam: float, mu: FloatArray) -> tuple[float, float, FloatArray]:
+        """The bound at ``(lam, mu)`` and a subgradient in each."""
+        weight = COST_WEIGHT - lam * self.c1 - self.s_total
+        if weight < 0:
+            return -np.inf, 0.0, np.zeros(self.n_acc)
+        price, penalty = self._prices(mu)
         f = self.base + weight * self.phi + (price[:, None] - lam) * self.move
         pick = np.argmin(f, axis=1)
         rows = np.arange(self.k)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import highspy
 import numpy as np
@@ -30,13 +30,13 @@ import numpy.typing as npt
 from xlrebalance.errors import InfeasibleError
 from xlrebalance.model import Plan, Portfolio, SolverReport, SolverStatus
 from xlrebalance.planner import (
-    FAR_GAP,
     OPTIMALITY_TOLERANCE,
     PlannerOptions,
     _settles,
     _unreachable,
     assemble_plan,
     plan,
+    solver_report,
 )
 from xlrebalance.planner.costs import CASH_TOLERANCE
 from xlrebalance.planner.formulation import Formulation, formulate
@@ -329,24 +329,13 @@ class PlanSession:
             state = small_book_search(problem, relaxed.trades, state)
         else:
             improve(state, started + self.options.search_seconds)
-        bound = max(relaxed.bound, integer_bound(problem))
-        scale = problem.total
-        gap = max(0.0, state.objective - bound) / scale
-        status = SolverStatus.OPTIMAL if gap <= OPTIMALITY_TOLERANCE else SolverStatus.HEURISTIC
-        if gap > FAR_GAP and gap > 0.1 * state.objective / scale:
-            far = (
-                f"the plan may be up to {gap:.2%} of the portfolio from the best possible "
-                f"(solver {status.value}, objective {state.objective / scale:.4%}, lower bound "
-                f"{bound / scale:.4%}); the bound relaxes account cash, so the plan may be closer"
-            )
-            problem = replace(problem, warnings=(*problem.warnings, far))
-        report = SolverReport(
-            status=status,
-            gap=gap,
-            seconds=time.perf_counter() - started,
-            objective=state.objective / scale,
-            bound=bound / scale,
+        bound = max(
+            relaxed.bound,
+            integer_bound(
+                problem, upper=state.objective, proven_within=OPTIMALITY_TOLERANCE * problem.total
+            ),
         )
+        problem, report = solver_report(problem, state, bound, SolverStatus.HEURISTIC, started)
         return problem, state, report
 
     def _start(self, problem: Problem) -> tuple[TradeState, _Relaxation]:
