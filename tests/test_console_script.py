@@ -9,37 +9,20 @@ what turns such a dependency release into a red test of ours.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from installed_cli import run_console
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "python" / "xlrebalance" / "templates" / "examples").glob("*.json"))
 PORTFOLIOS = EXAMPLES + sorted((ROOT / "tests" / "data" / "planner").glob("*.json"))
 
 
-def _script() -> str:
-    """The console script installed beside this interpreter (the venv's ``bin``)."""
-    here = Path(sys.executable).parent / ("xlrebalance.exe" if os.name == "nt" else "xlrebalance")
-    found = str(here) if here.exists() else shutil.which("xlrebalance")
-    if found is None:
-        pytest.fail("the xlrebalance console script is not installed beside the interpreter")
-    return found
-
-
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [_script(), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
+    return run_console(*args, cwd=cwd, timeout=120)
 
 
 @pytest.mark.parametrize("path", PORTFOLIOS, ids=lambda p: p.stem)

@@ -7,13 +7,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import openpyxl
 import pytest
 from backtest_prices import seed_prices
 
+from installed_cli import console_script
 from xlrebalance.backtest.macro import backtest_sheet
 from xlrebalance.backtest.sheet import BACKTEST_SHEET, METRICS_ROW, SERIES_ROW
 from xlrebalance.workbook.book import OpenpyxlBook
@@ -52,13 +52,6 @@ def test_headless_run_fills_metrics_and_series(built: Path, tmp_path: Path) -> N
     assert "2026-12-02 12:00" in str(block[3][0])
 
 
-def _script() -> str:
-    here = Path(sys.executable).parent / "xlrebalance"
-    found = str(here) if here.exists() else shutil.which("xlrebalance")
-    assert found is not None
-    return found
-
-
 def test_command_write_out_keeps_book_and_fills_the_copy(built: Path, tmp_path: Path) -> None:
     prices = seed_prices(tmp_path / "p.csv")
     book = tmp_path / "mine.xlsm"
@@ -66,7 +59,7 @@ def test_command_write_out_keeps_book_and_fills_the_copy(built: Path, tmp_path: 
     before = book.read_bytes()
     out = tmp_path / "out.xlsm"
     done = subprocess.run(
-        [_script(), "backtest", str(book), "--prices", str(prices), "--start", "2024-01-01",
+        [console_script(), "backtest", str(book), "--prices", str(prices), "--start", "2024-01-01",
          "--policy", "quarterly", "--write", "--out", str(out), "--json"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
@@ -84,7 +77,7 @@ def test_write_needs_a_workbook(tmp_path: Path) -> None:
 
     prices = seed_prices(tmp_path / "p.csv")
     done = subprocess.run(
-        [_script(), "backtest", str(SEED), "--prices", str(prices), "--write"],
+        [console_script(), "backtest", str(SEED), "--prices", str(prices), "--write"],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 2

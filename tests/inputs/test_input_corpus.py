@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 from input_cases import CASES, Case, Error, read_back
 from openpyxl import load_workbook
 
+from installed_cli import console_script
 from workbook_checks import refresh_fails_leaving_file_alone
 from xlrebalance import worksheet
 from xlrebalance.document import load_portfolio
@@ -268,13 +268,6 @@ def test_bad_range_cell_is_one_error_text_in_the_cell(case: Case) -> None:
 # -- JSON-only: how the file itself is written ------------------------------------------------
 
 
-def _script() -> str:
-    here = Path(sys.executable).parent / ("xlrebalance.exe" if os.name == "nt" else "xlrebalance")
-    found = str(here) if here.exists() else shutil.which("xlrebalance")
-    assert found, "the xlrebalance console script is not installed beside the interpreter"
-    return found
-
-
 def _seed_text() -> str:
     return json.dumps(seed(), ensure_ascii=False, indent=2)
 
@@ -315,7 +308,7 @@ def test_json_file_problems_are_one_clear_line(
     where = {"duplicate-top-key": "version", "duplicate-holding-key": "holdings[0].quantity"}
     assert caught.value.location == where.get(name, str(path))
     out = subprocess.run(
-        [_script(), "plan", str(path), "--offline"],
+        [console_script(), "plan", str(path), "--offline"],
         cwd=tmp_path, capture_output=True, text=True, timeout=120,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )  # fmt: skip

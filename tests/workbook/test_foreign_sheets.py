@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -23,6 +22,7 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.table import Table
 
+from installed_cli import run_console as xlrebalance
 from xlrebalance.workbook import foreign
 from xlrebalance.workbook.book import OpenpyxlBook
 from xlrebalance.workbook.build import build_workbook
@@ -34,25 +34,6 @@ USER_ROWS = 300
 X14AC = "http://schemas.microsoft.com/office/spreadsheetml/2009/9/ac"
 MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
-
-
-def _script() -> str:
-    here = Path(sys.executable).parent / ("xlrebalance.exe" if os.name == "nt" else "xlrebalance")
-    found = str(here) if here.exists() else shutil.which("xlrebalance")
-    if found is None:
-        pytest.fail("the xlrebalance console script is not installed beside the interpreter")
-    return found
-
-
-def xlrebalance(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [_script(), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
 
 
 def _sheet_parts(path: Path) -> dict[str, str]:

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -15,6 +14,8 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from installed_cli import console_script
+from installed_cli import run_console as xlrebalance
 from xlrebalance.workbook.build import build_workbook
 from xlrebalance.workbook.package import (
     Fingerprint,
@@ -33,25 +34,6 @@ INJECTED = {
     "name": "+SUM(1,2)",
 }
 MORE_NAMES = ["-2+3", "@SUM(A1:A2)", "=1+1"]
-
-
-def _script() -> str:
-    here = Path(sys.executable).parent / ("xlrebalance.exe" if os.name == "nt" else "xlrebalance")
-    found = str(here) if here.exists() else shutil.which("xlrebalance")
-    if found is None:
-        pytest.fail("the xlrebalance console script is not installed beside the interpreter")
-    return found
-
-
-def xlrebalance(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [_script(), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +189,7 @@ def test_concurrent_refreshes_lose_no_history_row(writers: int, book: Path, tmp_
     for _ in range(rounds):
         runs = [
             subprocess.Popen(
-                [_script(), "refresh", str(book), "--offline"],
+                [console_script(), "refresh", str(book), "--offline"],
                 cwd=tmp_path,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
