@@ -7,6 +7,7 @@ from pathlib import Path
 
 from xlrebalance.document import portfolio_from_dict
 from xlrebalance.planner import plan
+from xlrebalance.planner.session import PlanSession
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "planner"
 
@@ -89,3 +90,22 @@ def test_cap_whose_only_sale_cannot_pay_its_minimum_fee_is_unreachable() -> None
     result = plan(portfolio_from_dict(doc))
     assert result.orders == ()
     assert any("G0 stays above its cap" in w for w in result.warnings)
+
+
+def test_a_backtest_session_also_leaves_a_cap_its_only_sale_cannot_pay_for() -> None:
+    # The same book in whole shares, planned by the backtests' PlanSession: its start used to
+    # repair from no trades without keeping cash, and raised where plan() warns.
+    doc = {
+        "version": 1,
+        "base_currency": "KRW",
+        "accounts": [{"id": "acc0", "cash": {"KRW": 0}}],
+        "holdings": [
+            {"account": "acc0", "ticker": "000002", "market": "KR", "price": 251, "quantity": 1}
+        ],
+        "targets": {"000002": 1.0},
+        "groups": [{"name": "G0", "tickers": ["000002"], "max_weight": 0.0}],
+        "settings": {"fees": {"KR": {"rate": 0, "min": 500}}},
+    }
+    for planned in (plan(portfolio_from_dict(doc)), PlanSession().plan(portfolio_from_dict(doc))):
+        assert planned.orders == ()
+        assert any("G0 stays above its cap" in w for w in planned.warnings)

@@ -91,6 +91,12 @@ def _start(problem: Problem, options: PlannerOptions) -> tuple[TradeState, float
             start = round_trades(problem, relaxed.trades(lp.solution))
         else:
             start = np.zeros(problem.size)
+    return repaired_start(problem, start), bound
+
+
+def repaired_start(problem: Problem, start: FloatArray) -> TradeState:
+    """``start`` made to keep every rule (cash, caps, bounds) by :func:`repair`, or, where it
+    cannot be, no trades at all repaired."""
     state = TradeState(problem, start)
     try:
         repair(state)
@@ -104,7 +110,7 @@ def _start(problem: Problem, options: PlannerOptions) -> tuple[TradeState, float
             # A cap whose only sales cannot pay their own fees: it is unreachable.
             state = TradeState(problem)
             repair(state, keep_cash=True)
-    return state, bound
+    return state
 
 
 def _polish(problem: Problem, state: TradeState) -> TradeState:

@@ -27,7 +27,6 @@ import highspy
 import numpy as np
 import numpy.typing as npt
 
-from xlrebalance.errors import InfeasibleError
 from xlrebalance.model import Plan, Portfolio, SolverReport, SolverStatus
 from xlrebalance.planner import (
     OPTIMALITY_TOLERANCE,
@@ -36,6 +35,7 @@ from xlrebalance.planner import (
     _unreachable,
     assemble_plan,
     plan,
+    repaired_start,
     solver_report,
 )
 from xlrebalance.planner.costs import CASH_TOLERANCE
@@ -54,7 +54,6 @@ from xlrebalance.planner.search import (
     ideal_start,
     improve,
     integer_bound,
-    repair,
     round_trades,
 )
 from xlrebalance.planner.state import COST_WEIGHT, TURNOVER_WEIGHT, TradeState
@@ -354,13 +353,7 @@ class PlanSession:
                 start = round_trades(problem, trades)
             else:
                 start = np.zeros(problem.size)
-        state = TradeState(problem, start)
-        try:
-            repair(state)
-        except InfeasibleError:
-            state = TradeState(problem)
-            repair(state)
-        return state, _Relaxation(trades, bound)
+        return repaired_start(problem, start), _Relaxation(trades, bound)
 
     def _relax(self, form: Formulation) -> tuple[FloatArray | None, float]:
         """The relaxation's column values and objective (None and -inf when not optimal)."""
