@@ -3,6 +3,7 @@ temporary cache, the UDF module imported the way xlwings imports it (by name, in
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -37,3 +38,18 @@ def udfs() -> ModuleType:
     import xlrebalance_udfs
 
     return xlrebalance_udfs
+
+
+@pytest.fixture(scope="session")
+def xw() -> Iterator[ModuleType]:
+    """xlwings with its remote engine, which needs a license key: the noncommercial one,
+    set for the tests only (xlwings reads it when it is imported)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("XLWINGS_LICENSE_KEY", "noncommercial")
+    import xlwings
+
+    if not xlwings.__pro__:
+        importlib.reload(xlwings)  # imported earlier without the key
+    assert xlwings.__pro__
+    yield xlwings
+    patch.undo()

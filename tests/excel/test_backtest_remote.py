@@ -3,10 +3,8 @@ sheet gets the policy that finished, a note naming the others, and a message box
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -22,20 +20,6 @@ from xlrebalance.workbook.package import save_workbook
 
 sys.path.insert(0, str(ROOT / "tests" / "backtest"))
 from backtest_prices import seed_prices
-
-
-@pytest.fixture(scope="module")
-def xw() -> Iterator[ModuleType]:
-    """xlwings with its remote engine and the noncommercial key (as test_macros_remote)."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("XLWINGS_LICENSE_KEY", "noncommercial")
-    import xlwings
-
-    if not xlwings.__pro__:
-        importlib.reload(xlwings)
-    assert xlwings.__pro__
-    yield xlwings
-    patch.undo()
 
 
 def test_esc_mid_run_keeps_what_finished_and_tells_the_user(xw: ModuleType, tmp_path: Path) -> None:

@@ -20,7 +20,6 @@ from xlrebalance.workbook.schema import HISTORY_SHEET
 from xlrebalance.workbook.xlwings_book import XlwingsBook, as_text
 
 # The remote-engine fixtures of the macro tests, shared.
-xw = remote_tests.xw
 workbook = remote_tests.workbook
 payload = remote_tests.payload
 

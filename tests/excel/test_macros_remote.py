@@ -5,9 +5,7 @@ which cells get which values, number formats, message boxes."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,21 +21,6 @@ from xlrebalance.workbook.book import OpenpyxlBook
 from xlrebalance.workbook.schema import ORDERS_HEADER_ROW
 
 NOW = dt.datetime(2026, 3, 9, 10, 30)
-
-
-@pytest.fixture(scope="session")
-def xw() -> Iterator[ModuleType]:
-    """xlwings with its remote engine, which needs a license key: the noncommercial one,
-    set for the tests only (xlwings reads it when it is imported)."""
-    patch = pytest.MonkeyPatch()
-    patch.setenv("XLWINGS_LICENSE_KEY", "noncommercial")
-    import xlwings
-
-    if not xlwings.__pro__:
-        importlib.reload(xlwings)  # imported earlier without the key
-    assert xlwings.__pro__
-    yield xlwings
-    patch.undo()
 
 
 @pytest.fixture

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,19 +19,6 @@ from xlrebalance.sync.files import JsonFileCopy
 from xlrebalance.sync.remote import open_remote
 from xlrebalance.workbook.book import OpenpyxlBook
 from xlrebalance.workbook.package import save_workbook
-
-
-@pytest.fixture(scope="module")
-def xw() -> Iterator[ModuleType]:
-    patch = pytest.MonkeyPatch()
-    patch.setenv("XLWINGS_LICENSE_KEY", "noncommercial")
-    import xlwings
-
-    if not xlwings.__pro__:
-        importlib.reload(xlwings)
-    assert xlwings.__pro__
-    yield xlwings
-    patch.undo()
 
 
 @pytest.fixture(autouse=True)
