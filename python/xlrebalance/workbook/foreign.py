@@ -111,7 +111,7 @@ class ForeignCells:
     def restore(self, saved: bytes, out: IO[bytes]) -> None:
         """Write to ``out`` the package openpyxl ``saved``, with the foreign cells back."""
         with self.source.open("rb") as raw:
-            if Fingerprint.of(self.source) != self.read or _fingerprint(raw) != self.read:
+            if Fingerprint.of(self.source) != self.read or not _is_version(raw, self.read):
                 raise WorkbookChangedError(
                     f"{self.source.name} was changed by another program while this run "
                     "worked on it; nothing was written: run the command again"
@@ -240,7 +240,7 @@ def strip(source: Path, owned: Iterable[str]) -> ForeignCells | None:
                         name,
                         root.group(0),
                         dimension.group(0) if dimension else None,
-                        _copyable_sheet(set(archive.NameToInfo), name, head, tail),
+                        _copyable_sheet(set(archive.namelist()), name, head, tail),
                     )
                     target.writestr(info, head + b"<sheetData/>" + tail)
                 else:
@@ -268,10 +268,11 @@ def _whole_sheets(
 ) -> dict[str, zipcopy.RawMember]:
     """Of the foreign sheets openpyxl wrote (by their new part names), those whose source
     part is copied compressed, as it is, and where its bytes are; the others are rebuilt."""
+    made_names = set(made.namelist())
     candidates = {
         made_part: sheet
         for made_part, sheet in foreign_parts.items()
-        if sheet.copyable and _rels_of(made_part) not in made.NameToInfo
+        if sheet.copyable and _rels_of(made_part) not in made_names
     }
     if not candidates or not zipcopy.can_write_raw(target) or not _styles_kept(source, made):
         return {}
@@ -327,9 +328,11 @@ def _style_tables(data: bytes) -> tuple[list[tuple[Any, ...]], list[Any]]:
     return cells, list(sheet.dxfs)
 
 
-def _fingerprint(stream: IO[bytes]) -> Fingerprint:
+def _is_version(stream: IO[bytes], read: Fingerprint | None) -> bool:
+    """Whether the file open as ``stream`` is still the version ``read`` (size and time: the
+    path was just checked in full, this closes the gap to opening it)."""
     st = os.fstat(stream.fileno())
-    return Fingerprint(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return read is not None and (st.st_size, st.st_mtime_ns) == (read.size, read.modified_ns)
 
 
 def _package_parts(archive: zipfile.ZipFile) -> tuple[dict[str, str], str | None] | None:

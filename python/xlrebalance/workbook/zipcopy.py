@@ -118,7 +118,7 @@ def _local_sizes(compress_size: int, file_size: int, extra: bytes) -> tuple[int,
 
 def can_write_raw(target: zipfile.ZipFile) -> bool:
     """Whether ``target`` is a zip being written whose internals :func:`write_raw` relies on
-    are there (they are in CPython 3.11-3.13) and free."""
+    are there (as in CPython 3.11, tested) and free."""
     if target.mode not in ("w", "x", "a") or not all(hasattr(target, a) for a in _TARGET_STATE):
         return False
     state: Any = target
