@@ -19,6 +19,7 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -329,8 +330,8 @@ class _OneWay(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data: object) -> int:
-        return self.buffer.write(bytes(data))  # type: ignore[call-overload]
+    def write(self, data: Any) -> int:
+        return self.buffer.write(bytes(data))
 
 
 def _sources() -> list[io.BytesIO]:
