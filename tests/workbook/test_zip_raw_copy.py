@@ -1,5 +1,8 @@
 """A user sheet with no relationships is copied into the refreshed file compressed, as it was.
 
+The workbook is stored as Excel stores it (shared strings, ``x14ac`` rows, a style index on a
+duplicate ``cellXfs`` entry, which openpyxl must keep at its index for the copy to be made).
+
 The compressed bytes, CRC-32 and sizes of the user sheet and of the shared-strings table in
 the file written are compared with the ones read (straight from the local file headers, not
 through the code under test), every cell, style, conditional format and validation reads back
@@ -38,6 +41,8 @@ from xlrebalance.workbook.schema import HISTORY_SHEET
 USER_SHEET = "Notes"
 USER_ROWS = 400
 STRINGS = "xl/sharedStrings.xml"
+X14AC = b"http://schemas.microsoft.com/office/spreadsheetml/2009/9/ac"
+MC = b"http://schemas.openxmlformats.org/markup-compatibility/2006"
 
 
 def _script() -> str:
@@ -88,11 +93,34 @@ def _stored(path: Path, part: str) -> tuple[int, int, int, int, bytes]:
     return info.compress_type, info.CRC, info.compress_size, info.file_size, data
 
 
-def _to_shared_strings(path: Path) -> None:
-    """Store every text cell as Excel does, in one shared-strings table, and recompress the
-    package at zlib's default level (a refresh that rebuilt a part would write level 1)."""
+def _excel_shaped(path: Path) -> None:
+    """Store the package as Excel does: every text cell in one shared-strings table,
+    ``x14ac:dyDescent`` on the user sheet's rows, half its bold cells styled through a
+    duplicate ``cellXfs`` entry; recompressed at zlib's default level (a refresh that rebuilt
+    a part would write level 1)."""
     with zipfile.ZipFile(path) as z:
         parts = {i.filename: z.read(i) for i in z.infolist()}
+    user = _sheet_part(path, USER_SHEET)
+    parts[user] = parts[user].replace(
+        b"<worksheet ",
+        b'<worksheet xmlns:mc="' + MC + b'" xmlns:x14ac="' + X14AC + b'" mc:Ignorable="x14ac" ',
+        1,
+    )
+    parts[user] = re.sub(rb'<row r="(\d+)"', rb'<row r="\1" x14ac:dyDescent="0.25"', parts[user])
+    bold = re.search(rb'<c r="B2" s="(\d+)"', parts[user])
+    xfs = re.search(rb'<cellXfs count="\d+">(.*?)</cellXfs>', parts["xl/styles.xml"], re.S)
+    assert bold and xfs
+    entries = re.findall(rb"<xf\b[^>]*/>|<xf\b.*?</xf>", xfs.group(1), re.S)
+    twin = len(entries)
+    entries.append(entries[int(bold.group(1))])
+    parts["xl/styles.xml"] = parts["xl/styles.xml"].replace(
+        xfs.group(0), b'<cellXfs count="%d">%s</cellXfs>' % (len(entries), b"".join(entries))
+    )
+    parts[user] = re.sub(
+        rb'<c r="B(\d*[02468])" s="' + bold.group(1) + rb'"',
+        rb'<c r="B\1" s="%d"' % twin,
+        parts[user],
+    )
     strings: dict[bytes, int] = {}
 
     def shared(match: re.Match[bytes]) -> bytes:
@@ -154,7 +182,7 @@ def _make_book(path: Path, *, comment: bool) -> Path:
         ws["H5"] = "noted"
         ws["H5"].comment = Comment("a note", "me")
     save_workbook(wb, path, backup=False)
-    _to_shared_strings(path)
+    _excel_shaped(path)
     return path
 
 
@@ -223,6 +251,8 @@ def test_a_user_sheet_without_relationships_is_copied_compressed(
     strings_before = _stored(book, STRINGS)
     cells_before = _cells(book)
     assert cells_before["conditional"] == ((f"B1:B{USER_ROWS}", "greaterThan", ("300",), True),)
+    assert cells_before["B2"][1] is True  # bold through the duplicate cellXfs entry
+    assert b"x14ac:dyDescent" in zipfile.ZipFile(book).read(_sheet_part(book, USER_SHEET))
     history = _history_rows(book)
 
     for refreshes in (1, 2):  # the copied file is a valid source for the next refresh
