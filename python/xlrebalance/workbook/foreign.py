@@ -17,6 +17,13 @@ shared-strings table is added back verbatim: openpyxl 3.1.5 writes every string 
 table, so the restored cells' indices stay valid. So do their style indices, because openpyxl
 keeps the loaded ``cellXfs`` (duplicates included) in order and only appends to it.
 
+Where that is exactly the same, a foreign sheet's part is not rebuilt but copied whole, its
+compressed bytes as they were (:mod:`.zipcopy`): when it has no relationships part (so nothing
+in it points at another part), no custom view, and every cell and differential format of the
+source means the same at the same index in openpyxl's styles (:func:`_styles_kept`). The
+shared-strings table is copied compressed too. Anything else, or a member zipcopy refuses, is
+rebuilt as above.
+
 A package this cannot handle safely (prefixed element names, a shared-string cell of ours in
 an unknown form) is loaded whole, as before: :func:`strip` returns None.
 """
@@ -24,6 +31,7 @@ an unknown form) is loaded whole, as before: :func:`strip` returns None.
 from __future__ import annotations
 
 import io
+import os
 import queue
 import re
 import threading
@@ -31,9 +39,10 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from xlrebalance.errors import XlRebalanceError
+from xlrebalance.workbook import zipcopy
 from xlrebalance.workbook.package import Fingerprint, WorkbookChangedError
 from xlrebalance.workbook.preserve import OFFICE_DOC, _relationships_by_id, _sheet_targets
 
@@ -46,6 +55,8 @@ WORKSHEET_REL = "/relationships/worksheet"
 STRINGS_REL = "/relationships/sharedStrings"
 CONTENT_TYPES = "[Content_Types].xml"
 STRINGS_PART = "xl/sharedStrings.xml"
+STYLES_PART = "xl/styles.xml"
+"""Where openpyxl reads and writes the styles, whatever the workbook's relationships say."""
 STRINGS_TYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
 STRINGS_CONTENT = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
 MAIN_NS = b"http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -78,6 +89,9 @@ class ForeignSheet:
     part: str
     root_tag: bytes
     dimension: bytes | None
+    copyable: bool = False
+    """Whether its whole part may be copied from the source as it is (see
+    :func:`_copyable_sheet`); the writer still checks the rest before doing so."""
 
 
 @dataclass
@@ -91,58 +105,83 @@ class ForeignCells:
     read: Fingerprint | None = None
     """The version of ``source`` stripped: the cells put back must come from that one."""
 
+    copied: list[str] = field(default_factory=list)
+    """The parts the last :meth:`restore` copied compressed, as they were (for the record)."""
+
     def restore(self, saved: bytes, out: IO[bytes]) -> None:
         """Write to ``out`` the package openpyxl ``saved``, with the foreign cells back."""
-        if Fingerprint.of(self.source) != self.read:
-            raise WorkbookChangedError(
-                f"{self.source.name} was changed by another program while this run worked on "
-                "it; nothing was written: run the command again"
-            )
-        with (
-            zipfile.ZipFile(self.source) as source,
-            zipfile.ZipFile(io.BytesIO(saved)) as made,
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=RESTORE_LEVEL) as target,
-        ):
-            found = _package_parts(made)
-            if found is None:
-                raise XlRebalanceError("openpyxl wrote a package without a workbook")
-            made_sheets, made_strings = found
-            if made_strings is not None:
-                # openpyxl 3.1.5 writes every string inline; one that writes a shared-strings
-                # table would need its indices moved past the source's (not done: pinned).
-                raise XlRebalanceError(
-                    "this openpyxl writes a shared-strings table, so the cells of your own "
-                    "sheets cannot be put back; nothing was written (install the openpyxl "
-                    "version pinned in constraints.txt)"
+        with self.source.open("rb") as raw:
+            if Fingerprint.of(self.source) != self.read or not _is_version(raw, self.read):
+                raise WorkbookChangedError(
+                    f"{self.source.name} was changed by another program while this run "
+                    "worked on it; nothing was written: run the command again"
                 )
-            foreign_parts = {
-                made_sheets[name]: sheet
-                for name, sheet in self.sheets.items()
-                if name in made_sheets
-            }
-            strings = self.strings_part
-            workbook = _workbook_part(made)
-            for info in made.infolist():
-                data = made.read(info)
-                with target.open(info.filename, "w", force_zip64=True) as entry:
-                    if info.filename in foreign_parts:
-                        sheet = foreign_parts[info.filename]
-                        for chunk in _restored_sheet(data, sheet, source):
-                            entry.write(chunk)
-                    elif strings is not None and info.filename == _rels_of(workbook):
-                        entry.write(_with_strings_relationship(data))
-                    elif strings is not None and info.filename == CONTENT_TYPES:
-                        entry.write(_with_strings_type(data))
-                    else:
-                        entry.write(data)
-            if strings is not None:
-                # The foreign cells' shared strings, verbatim: their indices stay valid.
-                with (
-                    source.open(strings) as stream,
-                    target.open(STRINGS_PART, "w", force_zip64=True) as entry,
-                ):
-                    while chunk := stream.read(CHUNK):
+            with (
+                zipfile.ZipFile(raw) as source,
+                zipfile.ZipFile(io.BytesIO(saved)) as made,
+                zipfile.ZipFile(
+                    out, "w", zipfile.ZIP_DEFLATED, compresslevel=RESTORE_LEVEL
+                ) as target,
+            ):
+                self._write(source, raw, made, target)
+
+    def _write(
+        self,
+        source: zipfile.ZipFile,
+        raw: IO[bytes],
+        made: zipfile.ZipFile,
+        target: zipfile.ZipFile,
+    ) -> None:
+        found = _package_parts(made)
+        if found is None:
+            raise XlRebalanceError("openpyxl wrote a package without a workbook")
+        made_sheets, made_strings = found
+        if made_strings is not None:
+            # openpyxl 3.1.5 writes every string inline; one that writes a shared-strings
+            # table would need its indices moved past the source's (not done: pinned).
+            raise XlRebalanceError(
+                "this openpyxl writes a shared-strings table, so the cells of your own "
+                "sheets cannot be put back; nothing was written (install the openpyxl "
+                "version pinned in constraints.txt)"
+            )
+        foreign_parts = {
+            made_sheets[name]: sheet for name, sheet in self.sheets.items() if name in made_sheets
+        }
+        whole = _whole_sheets(foreign_parts, source, raw, made, target)
+        self.copied = []
+        strings = self.strings_part
+        workbook = _workbook_part(made)
+        for info in made.infolist():
+            if info.filename in whole:
+                zipcopy.write_raw(target, info.filename, raw, whole[info.filename], info)
+                self.copied.append(info.filename)
+                continue
+            data = made.read(info)
+            with target.open(info.filename, "w", force_zip64=True) as entry:
+                if info.filename in foreign_parts:
+                    sheet = foreign_parts[info.filename]
+                    for chunk in _restored_sheet(data, sheet, source):
                         entry.write(chunk)
+                elif strings is not None and info.filename == _rels_of(workbook):
+                    entry.write(_with_strings_relationship(data))
+                elif strings is not None and info.filename == CONTENT_TYPES:
+                    entry.write(_with_strings_type(data))
+                else:
+                    entry.write(data)
+        if strings is not None:
+            # The foreign cells' shared strings, verbatim: their indices stay valid.
+            info = source.getinfo(strings)
+            member = zipcopy.locate(raw, info) if zipcopy.can_write_raw(target) else None
+            if member is not None:
+                zipcopy.write_raw(target, STRINGS_PART, raw, member, info)
+                self.copied.append(STRINGS_PART)
+                return
+            with (
+                source.open(info) as stream,
+                target.open(STRINGS_PART, "w", force_zip64=True) as entry,
+            ):
+                while chunk := stream.read(CHUNK):
+                    entry.write(chunk)
 
 
 def strip(source: Path, owned: Iterable[str]) -> ForeignCells | None:
@@ -198,13 +237,102 @@ def strip(source: Path, owned: Iterable[str]) -> ForeignCells | None:
                         return None
                     dimension = _DIMENSION.search(head)
                     result.sheets[sheet_name] = ForeignSheet(
-                        name, root.group(0), dimension.group(0) if dimension else None
+                        name,
+                        root.group(0),
+                        dimension.group(0) if dimension else None,
+                        _copyable_sheet(set(archive.namelist()), name, head, tail),
                     )
                     target.writestr(info, head + b"<sheetData/>" + tail)
                 else:
                     target.writestr(info, archive.read(info))
         result.stripped = out.getvalue()
         return result
+
+
+def _copyable_sheet(names: set[str], part: str, head: bytes, tail: bytes) -> bool:
+    """Whether a foreign sheet's part may be copied whole instead of being rebuilt around
+    openpyxl's XML: it has no relationships (no comments, hyperlinks to addresses, tables,
+    drawings, printer settings), so nothing in it points at another part, and no custom view
+    (whose GUID points into the workbook's custom views, which openpyxl drops). Cell and
+    column styles and conditional formats' ``dxfId`` point into the styles part, checked
+    when writing (:func:`_styles_kept`); shared strings are put back verbatim either way."""
+    return _rels_of(part) not in names and b"customSheetView" not in head + tail
+
+
+def _whole_sheets(
+    foreign_parts: dict[str, ForeignSheet],
+    source: zipfile.ZipFile,
+    raw: IO[bytes],
+    made: zipfile.ZipFile,
+    target: zipfile.ZipFile,
+) -> dict[str, zipcopy.RawMember]:
+    """Of the foreign sheets openpyxl wrote (by their new part names), those whose source
+    part is copied compressed, as it is, and where its bytes are; the others are rebuilt."""
+    made_names = set(made.namelist())
+    candidates = {
+        made_part: sheet
+        for made_part, sheet in foreign_parts.items()
+        if sheet.copyable and _rels_of(made_part) not in made_names
+    }
+    if not candidates or not zipcopy.can_write_raw(target) or not _styles_kept(source, made):
+        return {}
+    whole: dict[str, zipcopy.RawMember] = {}
+    for made_part, sheet in candidates.items():
+        member = zipcopy.locate(raw, source.getinfo(sheet.part))
+        if member is not None:
+            whole[made_part] = member
+    return whole
+
+
+def _styles_kept(source: zipfile.ZipFile, made: zipfile.ZipFile) -> bool:
+    """Whether every cell format (``cellXfs``) and differential format (``dxfs``) of the
+    source means the same at the same index in what openpyxl wrote: a style index in a
+    sheet copied as it is then still means what it meant."""
+    try:
+        cells, differential = _style_tables(source.read(STYLES_PART))
+        cells_after, differential_after = _style_tables(made.read(STYLES_PART))
+    except Exception:  # any doubt (no styles part, a dangling index): rebuild instead
+        return False
+    return (
+        cells_after[: len(cells)] == cells
+        and differential_after[: len(differential)] == differential
+    )
+
+
+def _style_tables(data: bytes) -> tuple[list[tuple[Any, ...]], list[Any]]:
+    """A styles part's cell formats, each resolved to its font, fill, border, number format,
+    alignment, protection and flags, and its differential formats."""
+    from openpyxl.styles.numbers import BUILTIN_FORMATS_MAX_SIZE
+    from openpyxl.styles.stylesheet import Stylesheet
+    from openpyxl.xml.functions import fromstring
+
+    sheet: Any = Stylesheet.from_tree(fromstring(data))
+    codes = list(sheet.number_formats)
+
+    def number_format(n: int) -> object:
+        return codes[n - BUILTIN_FORMATS_MAX_SIZE] if n >= BUILTIN_FORMATS_MAX_SIZE else n
+
+    cells = [
+        (
+            sheet.fonts[xf.fontId],
+            sheet.fills[xf.fillId],
+            sheet.borders[xf.borderId],
+            number_format(xf.numFmtId),
+            sheet.alignments[xf.alignmentId],
+            sheet.protections[xf.protectionId],
+            xf.pivotButton,
+            xf.quotePrefix,
+        )
+        for xf in sheet.cell_styles
+    ]
+    return cells, list(sheet.dxfs)
+
+
+def _is_version(stream: IO[bytes], read: Fingerprint | None) -> bool:
+    """Whether the file open as ``stream`` is still the version ``read`` (size and time: the
+    path was just checked in full, this closes the gap to opening it)."""
+    st = os.fstat(stream.fileno())
+    return read is not None and (st.st_size, st.st_mtime_ns) == (read.size, read.modified_ns)
 
 
 def _package_parts(archive: zipfile.ZipFile) -> tuple[dict[str, str], str | None] | None:
