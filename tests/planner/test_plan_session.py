@@ -22,7 +22,7 @@ from xlrebalance.errors import InfeasibleError, PortfolioError
 from xlrebalance.model import Account, Fee, Holding, Market, Plan, Portfolio, Settings
 from xlrebalance.planner import PlannerOptions, plan
 from xlrebalance.planner.problem import build_problem
-from xlrebalance.planner.session import Candidates, PlanSession
+from xlrebalance.planner.session import SMALL_BOOK, Candidates, PlanSession
 from xlrebalance.planner.state import TradeState
 
 SESSION_SETTINGS = settings(
@@ -69,6 +69,25 @@ def test_session_plans_keep_the_rules_and_never_end_above_their_start(doc: dict[
     check_plan(doc, plan_to_dict(found))
     # The session's search starts from QUICK's plan (the repaired rounding) and only improves.
     assert found.summary.solver.objective <= reference.summary.solver.objective + 1e-12
+
+
+@SESSION_SETTINGS
+@given(portfolios(tickers=(10, 30), rows=(13, 40), fractional=False))
+def test_large_books_take_the_exchange_search_keep_the_rules_and_never_end_above_their_start(
+    doc: dict[str, Any],
+) -> None:
+    # More than SMALL_BOOK positions that may trade: the exchange search, not the roundings.
+    note(str(doc))
+    session = PlanSession(THOROUGH)
+    found = _plan_or_none(session.plan, doc)
+    reference = _plan_or_none(lambda p: plan(p, QUICK), doc)
+    assert (found is None) == (reference is None)
+    if found is None or reference is None:
+        return
+    check_plan(doc, plan_to_dict(found))
+    assert found.summary.solver.objective <= reference.summary.solver.objective + 1e-12
+    movable = Candidates(build_problem(portfolio_from_dict(copy.deepcopy(doc), offline=True))).idx
+    assert (session.searched_exchanges == 1) == (movable.size > SMALL_BOOK)
 
 
 @SESSION_SETTINGS
