@@ -473,7 +473,14 @@ def _value(
     """Value and drift of unchanged holdings on days ``start`` to ``end - 1``."""
     prices = np.nan_to_num(m.value_price[start:end][:, m.ticker])
     rates = m.rates[start:end]
-    held = (prices * rates[:, m.currency] * quantity) @ one_hot
+    row_values = prices * rates[:, m.currency] * quantity
+    if _one_row_per_ticker(m):
+        # The same sums without a matrix product: multithreaded BLAS on small products is
+        # slow on a busy machine (19 ms against 1.4 ms single-threaded at 21 x 500 x 500).
+        held = np.zeros((end - start, len(m.tickers)))
+        held[:, m.ticker] = row_values
+    else:
+        held = row_values @ one_hot
     cash_value = rates @ cash.sum(axis=0)
     total = held.sum(axis=1) + cash_value
     values[start:end] = total
@@ -482,6 +489,10 @@ def _value(
             cash_value / total - (1.0 - float(targets.sum()))
         )
     drift[start:end] = np.where(total > 0, off, 0.0)
+
+
+def _one_row_per_ticker(m: Market) -> bool:
+    return len(np.unique(m.ticker)) == len(m.ticker)
 
 
 def _effective_targets(m: Market, active: BoolArray) -> FloatArray:
