@@ -11,7 +11,11 @@ cash. :class:`PlanSession` plans each of them with the planner's own pipeline an
   (:class:`Candidates`, the objective of :class:`~xlrebalance.planner.state.TradeState` on
   a whole batch), then the best is improved
   by the best of all moves of one, two or three positions by a step, until none improves.
-  The result is checked with ``TradeState`` itself before it is used.
+  The result is checked with ``TradeState`` itself before it is used;
+- on books of up to :data:`LARGE_BOOK` movable positions, no ejection chains either: the
+  exchange search of :mod:`~xlrebalance.planner.exchange` (roundings chosen for all positions
+  at once by pricing cash, then single moves and exchanges screened in numpy), every change
+  applied on ``TradeState``.
 
 Larger books, fractional shares and the exact phase take the planner's own path. Plans are
 deterministic (no clock decides anything).
