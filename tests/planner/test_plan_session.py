@@ -110,6 +110,21 @@ def test_without_search_a_session_plans_exactly_as_plan_after_any_other_plan(
 @SESSION_SETTINGS
 @given(portfolios(), st.randoms(use_true_random=False))
 def test_candidates_score_exactly_as_trade_state(doc: dict[str, Any], rng: Any) -> None:
+    _candidates_score_as_trade_state(doc, rng)
+
+
+@SESSION_SETTINGS
+@given(
+    portfolios(tickers=(10, 30), rows=(13, 40), fractional=False), st.randoms(use_true_random=False)
+)
+def test_candidates_of_large_books_score_exactly_as_trade_state(
+    doc: dict[str, Any], rng: Any
+) -> None:
+    # Above PLAIN_SUMS_ABOVE movable positions the batch sums without matrix products.
+    _candidates_score_as_trade_state(doc, rng)
+
+
+def _candidates_score_as_trade_state(doc: dict[str, Any], rng: Any) -> None:
     assume(not doc["settings"]["fractional"])
     try:
         problem = build_problem(portfolio_from_dict(copy.deepcopy(doc), offline=True))

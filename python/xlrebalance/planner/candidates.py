@@ -10,7 +10,10 @@ from xlrebalance.planner.costs import CASH_TOLERANCE
 from xlrebalance.planner.problem import FloatArray, IntArray, Problem, min_trade_quantity
 from xlrebalance.planner.state import COST_WEIGHT, TURNOVER_WEIGHT
 
-__all__ = ["Candidates"]
+__all__ = ["PLAIN_SUMS_ABOVE", "Candidates"]
+
+PLAIN_SUMS_ABOVE = 12
+"""Movable positions above which batches are summed without BLAS (the exchange search's)."""
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -39,6 +42,11 @@ class Candidates:
         n_acc, n_cur = p.cash_native.shape
         self.n_acc, self.n_cur = n_acc, n_cur
         pocket = p.account[idx] * n_cur + p.currency[idx]
+        self.pocket = pocket
+        # Large books sum without matrix products: multithreaded BLAS on products of a few
+        # hundred rows is slower than plain sums on a busy machine (small books keep the
+        # products, whose sums their plans were tuned on).
+        self.plain_sums = m > PLAIN_SUMS_ABOVE
         self.to_pocket = np.zeros((m, n_acc * n_cur))
         self.to_pocket[np.arange(m), pocket] = 1.0
         self.cash0 = p.cash_native.reshape(-1)
@@ -80,9 +88,18 @@ class Candidates:
         """Objective of each candidate row of ``q`` (inf where infeasible) and its costs."""
         p = self.problem
         cost = self.costs(q)
-        balances = self.cash0 - (q * self.price + cost) @ self.to_pocket
+        spend = q * self.price + cost
+        if self.plain_sums:
+            balances = self.cash0 - np.stack(
+                [spend[:, self.pocket == j].sum(axis=1) for j in range(self.cash0.shape[0])],
+                axis=1,
+            )
+            total_cost = (cost * self.rate_i).sum(axis=1)
+        else:
+            balances = self.cash0 - spend @ self.to_pocket
+            total_cost = cost @ self.rate_i
         spread, feasible = self._settle(balances.reshape(-1, self.n_acc, self.n_cur))
-        total_cost = cost @ self.rate_i + spread
+        total_cost = total_cost + spread
         dv = q * self.unit
         if self.ticker_of is not None:  # one row per ticker: no matrix product needed
             moved = np.zeros((q.shape[0], self.to_ticker.shape[1]))
@@ -101,7 +118,13 @@ class Candidates:
         allowed &= (q == 0) | (np.abs(q) >= self.min_qty - 1e-12)
         feasible = feasible & allowed.all(axis=1)
         if p.caps:
-            value = self.cap_start + dv @ self.in_cap
+            if self.plain_sums:
+                value = self.cap_start + np.stack(
+                    [dv[:, self.in_cap[:, g] > 0].sum(axis=1) for g in range(len(p.caps))],
+                    axis=1,
+                )
+            else:
+                value = self.cap_start + dv @ self.in_cap
             over = value + self.cap_coef * total_cost[:, None] > self.cap_limit + CASH_TOLERANCE
             feasible = feasible & ~over.any(axis=1)
         return np.where(feasible, objective, np.inf), total_cost
