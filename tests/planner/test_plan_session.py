@@ -22,7 +22,7 @@ from xlrebalance.errors import InfeasibleError, PortfolioError
 from xlrebalance.model import Account, Fee, Holding, Market, Plan, Portfolio, Settings
 from xlrebalance.planner import PlannerOptions, plan
 from xlrebalance.planner.problem import build_problem
-from xlrebalance.planner.session import Candidates, PlanSession
+from xlrebalance.planner.session import SMALL_BOOK, Candidates, PlanSession
 from xlrebalance.planner.state import TradeState
 
 SESSION_SETTINGS = settings(
@@ -72,6 +72,25 @@ def test_session_plans_keep_the_rules_and_never_end_above_their_start(doc: dict[
 
 
 @SESSION_SETTINGS
+@given(portfolios(tickers=(10, 30), rows=(13, 40), fractional=False))
+def test_large_books_take_the_exchange_search_keep_the_rules_and_never_end_above_their_start(
+    doc: dict[str, Any],
+) -> None:
+    # More than SMALL_BOOK positions that may trade: the exchange search, not the roundings.
+    note(str(doc))
+    session = PlanSession(THOROUGH)
+    found = _plan_or_none(session.plan, doc)
+    reference = _plan_or_none(lambda p: plan(p, QUICK), doc)
+    assert (found is None) == (reference is None)
+    if found is None or reference is None:
+        return
+    check_plan(doc, plan_to_dict(found))
+    assert found.summary.solver.objective <= reference.summary.solver.objective + 1e-12
+    movable = Candidates(build_problem(portfolio_from_dict(copy.deepcopy(doc), offline=True))).idx
+    assert (session.searched_exchanges == 1) == (movable.size > SMALL_BOOK)
+
+
+@SESSION_SETTINGS
 @given(portfolios(), st.sampled_from([0.97, 1.0, 1.03]))
 def test_without_search_a_session_plans_exactly_as_plan_after_any_other_plan(
     doc: dict[str, Any], factor: float
@@ -91,6 +110,21 @@ def test_without_search_a_session_plans_exactly_as_plan_after_any_other_plan(
 @SESSION_SETTINGS
 @given(portfolios(), st.randoms(use_true_random=False))
 def test_candidates_score_exactly_as_trade_state(doc: dict[str, Any], rng: Any) -> None:
+    _candidates_score_as_trade_state(doc, rng)
+
+
+@SESSION_SETTINGS
+@given(
+    portfolios(tickers=(10, 30), rows=(13, 40), fractional=False), st.randoms(use_true_random=False)
+)
+def test_candidates_of_large_books_score_exactly_as_trade_state(
+    doc: dict[str, Any], rng: Any
+) -> None:
+    # Above PLAIN_SUMS_ABOVE movable positions the batch sums without matrix products.
+    _candidates_score_as_trade_state(doc, rng)
+
+
+def _candidates_score_as_trade_state(doc: dict[str, Any], rng: Any) -> None:
     assume(not doc["settings"]["fractional"])
     try:
         problem = build_problem(portfolio_from_dict(copy.deepcopy(doc), offline=True))

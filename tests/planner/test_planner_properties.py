@@ -46,17 +46,25 @@ def ticker_specs(draw: st.DrawFn, k: int) -> dict[str, Any]:
 
 
 @st.composite
-def portfolios(draw: st.DrawFn, *, costs: bool = True) -> dict[str, Any]:
+def portfolios(
+    draw: st.DrawFn,
+    *,
+    costs: bool = True,
+    tickers: tuple[int, int] = (1, 8),
+    rows: tuple[int, int] = (1, 12),
+    fractional: bool | None = None,
+) -> dict[str, Any]:
     n_accounts = draw(st.integers(1, 3))
     account_ids = [f"acc{i}" for i in range(n_accounts)]
-    fractional = draw(st.booleans())
-    n_tickers = draw(st.integers(1, 8))
+    if fractional is None:
+        fractional = draw(st.booleans())
+    n_tickers = draw(st.integers(*tickers))
     specs = [draw(ticker_specs(k)) for k in range(n_tickers)]
     pairs = draw(
         st.lists(
             st.tuples(st.integers(0, n_accounts - 1), st.integers(0, n_tickers - 1)),
-            min_size=1,
-            max_size=12,
+            min_size=min(rows[0], n_accounts * n_tickers),
+            max_size=rows[1],
             unique=True,
         )
     )

@@ -11,7 +11,11 @@ cash. :class:`PlanSession` plans each of them with the planner's own pipeline an
   (:class:`Candidates`, the objective of :class:`~xlrebalance.planner.state.TradeState` on
   a whole batch), then the best is improved
   by the best of all moves of one, two or three positions by a step, until none improves.
-  The result is checked with ``TradeState`` itself before it is used.
+  The result is checked with ``TradeState`` itself before it is used;
+- on books of up to :data:`LARGE_BOOK` movable positions, no ejection chains either: the
+  exchange search of :mod:`~xlrebalance.planner.exchange` (roundings chosen for all positions
+  at once by pricing cash, then single moves and exchanges screened in numpy), every change
+  applied on ``TradeState``.
 
 Larger books, fractional shares and the exact phase take the planner's own path. Plans are
 deterministic (no clock decides anything).
@@ -38,15 +42,14 @@ from xlrebalance.planner import (
     repaired_start,
     solver_report,
 )
-from xlrebalance.planner.costs import CASH_TOLERANCE
+from xlrebalance.planner.candidates import Candidates
+from xlrebalance.planner.exchange import exchange_search
 from xlrebalance.planner.formulation import Formulation, formulate
 from xlrebalance.planner.highs import _model, _solver
 from xlrebalance.planner.problem import (
     FloatArray,
-    IntArray,
     Problem,
     build_problem,
-    min_trade_quantity,
 )
 from xlrebalance.planner.search import (
     IMPROVE_EPS,
@@ -56,126 +59,19 @@ from xlrebalance.planner.search import (
     integer_bound,
     round_trades,
 )
-from xlrebalance.planner.state import COST_WEIGHT, TURNOVER_WEIGHT, TradeState
+from xlrebalance.planner.state import TradeState
 
-__all__ = ["SMALL_BOOK", "Candidates", "PlanSession"]
+__all__ = ["LARGE_BOOK", "SMALL_BOOK", "Candidates", "PlanSession"]
 
 BoolArray = npt.NDArray[np.bool_]
 
 SMALL_BOOK = 12
 """Movable positions up to which every rounding of the relaxation is scored (2**12
-candidates at most); above, the planner's local search runs as in ``plan``."""
+candidates at most); above, the exchange search (:mod:`~xlrebalance.planner.exchange`)."""
 
-
-class Candidates:
-    """Score many plans of the movable positions at once: the exact objective and feasibility
-    of :class:`TradeState` (fees with minimums, sell tax, cash per account and currency with
-    automatic FX and its spread, group caps, bounds and minimum trade sizes), in numpy."""
-
-    def __init__(self, problem: Problem) -> None:
-        p = problem
-        self.problem = p
-        self.idx: IntArray = np.flatnonzero((p.lo < 0) | (p.hi > 0)).astype(np.int64)
-        idx = self.idx
-        m = idx.shape[0]
-        self.price = p.price_native[idx]
-        self.unit = p.unit[idx]
-        self.rate_i = p.rate[p.currency[idx]]
-        self.fee_rate = p.fee_rate[idx] * self.price
-        self.fee_min = p.fee_min_native[idx]
-        self.tax = p.tax_rate[idx] * self.price
-        self.any_fee_min = bool((self.fee_min > 0).any())
-        self.any_tax = bool((self.tax > 0).any())
-        self.lo, self.hi = p.lo[idx], p.hi[idx]
-        self.min_qty = np.array([min_trade_quantity(p, i) for i in idx.tolist()])
-        n_acc, n_cur = p.cash_native.shape
-        self.n_acc, self.n_cur = n_acc, n_cur
-        pocket = p.account[idx] * n_cur + p.currency[idx]
-        self.to_pocket = np.zeros((m, n_acc * n_cur))
-        self.to_pocket[np.arange(m), pocket] = 1.0
-        self.cash0 = p.cash_native.reshape(-1)
-        k = len(p.tickers)
-        self.to_ticker = np.zeros((m, k))
-        self.to_ticker[np.arange(m), p.ticker[idx]] = 1.0
-        self.offset0 = np.bincount(p.ticker, weights=p.unit * p.held, minlength=k) - p.target_value
-        self.share = p.target_value / p.total
-        self.cash_share = 1.0 - p.cash_target_value / p.total
-        self.gap0 = self.cash_share * p.total - float(
-            np.bincount(p.ticker, weights=p.unit * p.held, minlength=k).sum()
-        )
-        self.in_cap = np.zeros((m, len(p.caps)))
-        coef, limit, start = [], [], []
-        for g, rule in enumerate(p.caps):
-            self.in_cap[:, g] = np.isin(idx, rule.members)
-            start.append(rule.start_value)
-            if rule.reachable:
-                coef.append(rule.cap)
-                limit.append(rule.cap * (p.total - p.rounding_margin))
-            else:
-                coef.append(0.0)
-                limit.append(rule.start_value)
-        self.cap_coef, self.cap_limit = np.array(coef), np.array(limit)
-        self.cap_start = np.array(start)
-
-    def costs(self, q: FloatArray) -> FloatArray:
-        """Fees and taxes per position, native currency (``q`` is (candidates, positions))."""
-        out: FloatArray = self.fee_rate * np.abs(q)
-        if self.any_fee_min:
-            out = np.where(q != 0, np.maximum(out, self.fee_min), 0.0)
-        if self.any_tax:
-            out = out + self.tax * np.maximum(-q, 0.0)
-        return out
-
-    def score(self, q: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """Objective of each candidate row of ``q`` (inf where infeasible) and its costs."""
-        p = self.problem
-        cost = self.costs(q)
-        balances = self.cash0 - (q * self.price + cost) @ self.to_pocket
-        spread, feasible = self._settle(balances.reshape(-1, self.n_acc, self.n_cur))
-        total_cost = cost @ self.rate_i + spread
-        dv = q * self.unit
-        moved = dv @ self.to_ticker
-        deviation = np.abs(self.offset0 + moved + self.share * total_cost[:, None]).sum(axis=1)
-        gap = self.gap0 - dv.sum(axis=1)
-        objective = (
-            deviation
-            + np.abs(gap - self.cash_share * total_cost)
-            + COST_WEIGHT * total_cost
-            + TURNOVER_WEIGHT * np.abs(dv).sum(axis=1)
-        )
-        allowed = (q >= self.lo - 1e-12) & (q <= self.hi + 1e-12)
-        allowed &= (q == 0) | (np.abs(q) >= self.min_qty - 1e-12)
-        feasible = feasible & allowed.all(axis=1)
-        if p.caps:
-            value = self.cap_start + dv @ self.in_cap
-            over = value + self.cap_coef * total_cost[:, None] > self.cap_limit + CASH_TOLERANCE
-            feasible = feasible & ~over.any(axis=1)
-        return np.where(feasible, objective, np.inf), total_cost
-
-    def _settle(self, balances: FloatArray) -> tuple[FloatArray, BoolArray]:
-        """:func:`~xlrebalance.planner.costs.settle` for every account of every candidate:
-        spread paid (base currency, summed over accounts) and whether all accounts settle."""
-        p = self.problem
-        rates = p.rate
-        if not p.auto_fx or self.n_cur == 1:
-            ok: BoolArray = np.asarray((balances >= -CASH_TOLERANCE).all(axis=(1, 2)))
-            return np.zeros(balances.shape[0]), ok
-        s = p.fx_spread
-        foreign = np.arange(self.n_cur) != p.base
-        short = np.where(foreign & (balances < 0), -balances, 0.0) * rates
-        base_left = balances[:, :, p.base] - short.sum(axis=2) * (1 + s)
-        cost = short.sum(axis=2) * s
-        # Short of base currency: foreign surpluses are sold in currency order until covered.
-        need = np.where(base_left < -CASH_TOLERANCE, -base_left, 0.0)
-        surplus = np.where(foreign & (balances > 0), balances, 0.0) * rates
-        gives = surplus * (1 - s)
-        before = np.cumsum(gives, axis=2) - gives
-        with np.errstate(divide="ignore", invalid="ignore"):
-            use = np.where(gives > 0, np.clip((need[:, :, None] - before) / gives, 0.0, 1.0), 0.0)
-        cost += (use * surplus).sum(axis=2) * s
-        base_left += (use * gives).sum(axis=2)
-        settled: BoolArray = np.asarray((base_left >= -CASH_TOLERANCE).all(axis=1))
-        return cost.sum(axis=1), settled
+LARGE_BOOK = 1000
+"""Movable positions up to which the exchange search runs (its screens are matrices of
+positions by positions); above, the planner's local search runs as in ``plan``."""
 
 
 LONG_STEPS = (2.0, 4.0, 8.0, 16.0, 64.0, 256.0, 1024.0)
@@ -295,6 +191,7 @@ class PlanSession:
         self._highs: highspy.Highs | None = None
         self.delegated = 0  # plans handed whole to ``planner.plan``
         self.searched_small = 0  # plans that took the small-book search
+        self.searched_exchanges = 0  # plans that took the exchange search
 
     def plan(self, portfolio: Portfolio) -> Plan:
         """A plan as ``planner.plan(portfolio, options)`` makes it: the same problem, objective
@@ -326,6 +223,12 @@ class PlanSession:
         elif relaxed.trades is not None and movable <= SMALL_BOOK:
             self.searched_small += 1
             state = small_book_search(problem, relaxed.trades, state)
+        elif movable <= LARGE_BOOK:
+            self.searched_exchanges += 1
+            exchange_search(state)
+            if not state.is_feasible():  # never expected: every change was checked
+                state, _ = self._start(problem)
+                improve(state, started + self.options.search_seconds)
         else:
             improve(state, started + self.options.search_seconds)
         bound = max(
