@@ -49,6 +49,7 @@ from xlrebalance.workbook.schema import (
     SETTINGS_SHEET,
     TableSheet,
 )
+from xlrebalance.workbook.writer import refuse_foreign_output
 
 SYNC_SHEET = "xlrebalance.sync"
 CHUNK = 30000  # Excel keeps at most 32,767 characters in a cell
@@ -76,6 +77,7 @@ class WorkbookCopy:
         return None
 
     def load(self) -> LocalCopy:
+        refuse_foreign_output(self.book, (HISTORY_SHEET,))  # sync adds History rows
         inp = read_input(self.book, offline=False)
         state = SyncedState(portfolio_rows(inp.portfolio), _history_rows(self.book))
         self._inp, self._local = inp, state
