@@ -184,7 +184,8 @@ def _number_text(
             "the workbook in Excel, or type the value",
         )
     shown = show(raw)
-    text = raw.replace("\u2212", "-")  # the minus sign of typeset text
+    # The minus sign of typeset text; the full-width percent sign of a Korean or Japanese IME.
+    text = raw.replace("\u2212", "-").replace("\uff05", "%")
     sign = 1.0
     if text.startswith("(") and text.endswith(")"):
         text, sign = text[1:-1].strip(), -1.0
@@ -316,7 +317,8 @@ MARKET_NAMES: Mapping[Market, frozenset[str]] = {
          "코스닥", "코넥스")
     ),
     Market.US: frozenset(
-        ("US", "USA", "NYSE", "NASDAQ", "AMEX", "ARCA", "NYSEARCA", "BATS", "미국", "해외")
+        ("US", "USA", "NYSE", "NASDAQ", "AMEX", "ARCA", "NYSEARCA", "BATS", "미국", "해외",
+         "나스닥", "뉴욕", "아멕스")
     ),
 }  # fmt: skip
 

@@ -249,6 +249,31 @@ def test_settings_without_a_key_column_names_what_is_expected(book: Path, tmp_pa
     assert 'Settings: no header row with the columns "Key", "Value"' in err
 
 
+# -- found as a new user ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("sheet", "key"), [("Groups", "max_weight"), ("Settings", "band")])
+def test_a_cap_or_band_typed_as_5_for_5_percent_says_how_to_write_it(
+    book: Path, tmp_path: Path, sheet: str, key: str
+) -> None:
+    where = "B4"
+    if key == "band":
+        ws = load_workbook(book)["Settings"]
+        row = next(
+            r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "settings.band.absolute"
+        )
+        where = f"C{row}"
+    edit(book, lambda wb: wb[sheet].__setitem__(where, 5))
+    err = refused(book, tmp_path, "plan")
+    assert f"{sheet}!{where}: expected a fraction from 0 to 1 (0.05 or 5% for 5%), got 5" in err
+
+
+def test_a_korean_ime_percent_sign_and_market_names_read() -> None:
+    assert cells.number("20％", "target", "Holdings!M4", percent=True) == pytest.approx(0.2)
+    for name in ("나스닥", "뉴욕", "아멕스"):
+        assert cells.market(name, "QQQ", "Holdings!C4").value == "US"
+
+
 def test_a_renamed_holdings_sheet_is_named_with_what_there_is(book: Path, tmp_path: Path) -> None:
     def rename(wb: Any) -> None:
         wb["Holdings"].title = "보유종목"
