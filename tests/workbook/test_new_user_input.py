@@ -285,3 +285,16 @@ def test_a_renamed_holdings_sheet_is_named_with_what_there_is(book: Path, tmp_pa
         in err
     )
     assert "if you renamed it, rename it back" in err
+
+
+def test_a_note_typed_under_a_table_is_named_as_such(book: Path, tmp_path: Path) -> None:
+    def note(wb: Any) -> None:
+        wb["Holdings"].cell(NEXT + 3, 1, "※ 가격은 2026-01 기준")
+
+    edit(book, note)
+    err = refused(book, tmp_path, "plan")
+    row = NEXT + 3
+    assert (
+        f'Holdings!B{row}: ticker is empty (the row holds only Holdings!A{row} "※ 가격은 '
+        '2026-01 기준": a note? keep notes in a column of your own, or delete the row)'
+    ) in err

@@ -233,12 +233,15 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
         where = cash_table.where(row, "account")
         account = cells.text(values.get("account"))
         if not account:
-            raise PortfolioError(where, "account is empty")
+            raise PortfolioError(where, "account is empty" + _row_holds(cash_table, row, values))
         currency = cells.currency(
             values.get("currency"), "", "currency", cash_table.where(row, "currency")
         )
         if not currency:
-            raise PortfolioError(cash_table.where(row, "currency"), "currency is empty")
+            raise PortfolioError(
+                cash_table.where(row, "currency"),
+                "currency is empty" + _row_holds(cash_table, row, values),
+            )
         amount_at = cash_table.where(row, "amount")
         amount = (
             0.0
@@ -274,7 +277,9 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
         locations[f"holdings[{i}]"] = at(row, "ticker")
         ticker = cells.ticker(values.get("ticker"))
         if not ticker:
-            raise PortfolioError(at(row, "ticker"), "ticker is empty")
+            raise PortfolioError(
+                at(row, "ticker"), "ticker is empty" + _row_holds(holdings_table, row, values)
+            )
         if cells.is_cash_name(ticker) or ticker == CASH:
             raise PortfolioError(
                 at(row, "ticker"),
@@ -402,6 +407,22 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
         quote_max_age_hours=extras.get("workbook.quote_max_age_hours", DEFAULT_QUOTE_MAX_AGE_HOURS),
         locate=locate,
         max_price_jump=extras.get("workbook.max_price_jump", DEFAULT_MAX_PRICE_JUMP),
+    )
+
+
+def _row_holds(table: _Table, row: int, values: dict[str, CellValue]) -> str:
+    """What a row with a required cell empty does hold, as the end of its error: a note typed
+    under the table (``※ 2026-01 기준`` in the Account column) is read as a row."""
+    typed = [
+        f"{table.where(row, c.key)} {cells.show(values[c.key])}"
+        for c in table.sheet.columns
+        if c.formula is None and not cells.blank(values.get(c.key))
+    ]
+    if len(typed) != 1:
+        return ""
+    return (
+        f" (the row holds only {typed[0]}: a note? keep notes in a column of your own, or "
+        "delete the row)"
     )
 
 
