@@ -19,7 +19,7 @@ from openpyxl import load_workbook
 
 from xlrebalance import cells
 from xlrebalance.workbook.build import build_workbook
-from xlrebalance.workbook.schema import HEADER_ROW, HOLDINGS
+from xlrebalance.workbook.schema import HEADER_ROW, HOLDINGS, Lang
 
 COLUMN = {c.key: i for i, c in enumerate(HOLDINGS.columns, start=1)}
 NEXT = 15  # the first Holdings row below the seed example's eleven
@@ -243,35 +243,20 @@ def test_a_workbook_without_a_groups_sheet_has_no_groups(book: Path, tmp_path: P
     assert out.returncode == 0, out.stderr
 
 
-def test_settings_without_a_key_column_names_what_is_expected(book: Path, tmp_path: Path) -> None:
-    edit(book, lambda wb: wb["Settings"].delete_cols(1))
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_settings_without_a_key_column_are_read_by_their_labels(tmp_path: Path, lang: Lang) -> None:
+    book = build_workbook(tmp_path / f"{lang}.xlsm", lang=lang, example="seed")
+    plain = plan_json(book, tmp_path)
+    edit(book, lambda wb: wb["Settings"].delete_cols(1))  # the "Do not edit" Key column
+    again = plan_json(book, tmp_path)
+    assert again["orders"] == plain["orders"]
+    assert again["summary"]["weights_after"] == plain["summary"]["weights_after"]
+
+
+def test_settings_without_keys_or_labels_say_what_is_expected(book: Path, tmp_path: Path) -> None:
+    edit(book, lambda wb: wb["Settings"].delete_cols(1, 2))
     err = refused(book, tmp_path, "plan")
-    assert 'Settings: no header row with the columns "Key", "Value"' in err
-
-
-# -- found as a new user ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("sheet", "key"), [("Groups", "max_weight"), ("Settings", "band")])
-def test_a_cap_or_band_typed_as_5_for_5_percent_says_how_to_write_it(
-    book: Path, tmp_path: Path, sheet: str, key: str
-) -> None:
-    where = "B4"
-    if key == "band":
-        ws = load_workbook(book)["Settings"]
-        row = next(
-            r for r in range(1, ws.max_row + 1) if ws.cell(r, 1).value == "settings.band.absolute"
-        )
-        where = f"C{row}"
-    edit(book, lambda wb: wb[sheet].__setitem__(where, 5))
-    err = refused(book, tmp_path, "plan")
-    assert f"{sheet}!{where}: expected a fraction from 0 to 1 (0.05 or 5% for 5%), got 5" in err
-
-
-def test_a_korean_ime_percent_sign_and_market_names_read() -> None:
-    assert cells.number("20％", "target", "Holdings!M4", percent=True) == pytest.approx(0.2)
-    for name in ("나스닥", "뉴욕", "아멕스"):
-        assert cells.market(name, "QQQ", "Holdings!C4").value == "US"
+    assert 'Settings: no header row with the columns "Key", "Value" in its first 20 rows' in err
 
 
 def test_a_renamed_holdings_sheet_is_named_with_what_there_is(book: Path, tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from xlrebalance.workbook.schema import (
     EXTRA_HEADERS,
     GROUPS,
     HOLDINGS,
+    SETTINGS,
     SETTINGS_COLUMNS,
     SETTINGS_SHEET,
     Lang,
@@ -434,6 +435,15 @@ def _read_groups(book: Book) -> _Table:
     return _read_table(book, GROUPS, ("name", "max_weight", "tickers"))
 
 
+# Settings' labels (English and Korean, as built) -> keys, for a sheet whose Key column is gone.
+# Compared without case and spaces only: "(KRW)" and "(absolute)" tell rows apart here.
+def _label(text: str) -> str:
+    return "".join(text.lower().split())
+
+
+_SETTING_LABELS = {_label(label): s.key for s in SETTINGS for label in (s.en, s.ko)}
+
+
 def _read_settings(
     book: Book, locations: dict[str, str]
 ) -> tuple[dict[str, object], dict[str, int], int, dict[str, float]]:
@@ -445,15 +455,21 @@ def _read_settings(
         for c in SETTINGS_COLUMNS
     }
     english = {c.key: c.en for c in SETTINGS_COLUMNS}
-    header_row, columns, _ = _find_header(
-        SETTINGS_SHEET, block, aliases, ("key", "value"), english, ("key", "value")
+    by_label = cells.find_header(block, aliases, ("key", "value")) is None and (
+        cells.find_header(block, aliases, ("label", "value")) is not None
     )
-    key_col, value_col = columns["key"], columns["value"]
+    name_key = "label" if by_label else "key"  # a Key column deleted: the labels name rows
+    header_row, columns, _ = _find_header(
+        SETTINGS_SHEET, block, aliases, (name_key, "value"), english, (name_key, "value")
+    )
+    key_col, value_col = columns[name_key], columns["value"]
     rows: dict[str, int] = {}
     found: list[cells.SettingRow] = []
     for r in range(header_row, len(block)):
         line = block[r]
         name = cells.text(line[key_col - 1] if key_col - 1 < len(line) else None)
+        if by_label:
+            name = _SETTING_LABELS.get(_label(name), name)
         if not name:
             continue
         where = cell_name(SETTINGS_SHEET, r + 1, value_col)
