@@ -291,6 +291,13 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
         account = cells.text(values.get("account"))
         if not account:
             raise PortfolioError(at(row, "account"), f"{ticker}: account is empty")
+        if account not in cash:  # accounts live on the Cash sheet: say so where it is typed
+            known = ", ".join(repr(a) for a in cash) or "none yet"
+            raise PortfolioError(
+                at(row, "account"),
+                f"{ticker}: account {account!r} has no row on the {CASH_SHEET.name} sheet "
+                f"(accounts there: {known}); add one (amount 0 is fine), or fix the name",
+            )
         market = cells.market(values.get("market"), ticker, at(row, "market"))
         kind = cells.kind(values.get("kind"), values.get("name"), market, at(row, "kind"))
         currency = cells.currency(
