@@ -184,7 +184,8 @@ def _number_text(
             "the workbook in Excel, or type the value",
         )
     shown = show(raw)
-    text = raw.replace("\u2212", "-")  # the minus sign of typeset text
+    # The minus sign of typeset text; the full-width percent sign of a Korean or Japanese IME.
+    text = raw.replace("\u2212", "-").replace("\uff05", "%")
     sign = 1.0
     if text.startswith("(") and text.endswith(")"):
         text, sign = text[1:-1].strip(), -1.0
@@ -268,13 +269,56 @@ def ticker(value: object) -> str:
     return normalize_ticker(raw) if raw else ""
 
 
+# Separators of a ticker list cell (Groups' Tickers): commas and semicolons, also the
+# full-width and ideographic ones a Korean IME types, line breaks (Alt+Enter), tabs and spaces
+# (tickers have none).
+_TICKER_SEPARATORS = re.compile(r"[,;\uff0c\uff1b\u3001\s]+")
+
+
+def ticker_list(value: object) -> tuple[str, ...]:
+    """A cell listing tickers (``"XLK, SOXX"``, ``"XLK;SOXX"``, ``"XLK\\nSOXX"``,
+    ``"069500、360750"``) as normalised tickers, blanks dropped: the one reading of a ticker
+    list, for the workbook reader and for sync's comparison of a group's cell."""
+    return tuple(code for part in _TICKER_SEPARATORS.split(text(value)) if (code := ticker(part)))
+
+
+# Names users give cash in a ticker column: the model keeps ``CASH`` for the cash target, so
+# such a row is cash typed in the wrong place, never a stock to plan.
+CASH_NAMES = frozenset(
+    normalize_header(n) for n in ("cash", "현금", "예수금", "원화", "달러", "krw cash", "usd cash")
+)
+
+
+def is_cash_name(value: object) -> bool:
+    return normalize_header(text(value)) in CASH_NAMES if text(value) else False
+
+
+# Labels of a total row under a table (see docs/workbook.md, "Total rows"). ``sum`` is also a
+# listed US ticker, so it counts as a label only in an account or group-name column.
+TOTAL_LABELS = frozenset(
+    normalize_header(n)
+    for n in ("total", "totals", "grand total", "subtotal", "sum", "합계", "총계", "소계",
+              "총합계", "총합", "계")
+)  # fmt: skip
+_TICKER_LIKE_LABELS = frozenset(("sum",))
+
+
+def is_total_label(value: object, *, ticker_column: bool = False) -> bool:
+    """Whether a cell reads as the label of a total row (``Total``, ``합계:``, ``소계``)."""
+    label = normalize_header(text(value))
+    if ticker_column and label in _TICKER_LIKE_LABELS:
+        return False
+    return label in TOTAL_LABELS
+
+
 MARKET_NAMES: Mapping[Market, frozenset[str]] = {
     Market.KR: frozenset(
         ("KR", "KRX", "KOSPI", "KOSDAQ", "KONEX", "KOREA", "KS", "KQ", "국내", "한국", "코스피",
          "코스닥", "코넥스")
     ),
     Market.US: frozenset(
-        ("US", "USA", "NYSE", "NASDAQ", "AMEX", "ARCA", "NYSEARCA", "BATS", "미국", "해외")
+        ("US", "USA", "NYSE", "NASDAQ", "AMEX", "ARCA", "NYSEARCA", "BATS", "미국", "해외",
+         "나스닥", "뉴욕", "아멕스")
     ),
 }  # fmt: skip
 
@@ -672,7 +716,9 @@ __all__ = [
     "currency",
     "find_header",
     "flag",
+    "is_cash_name",
     "is_error",
+    "is_total_label",
     "kind",
     "market",
     "mode",
@@ -683,4 +729,5 @@ __all__ = [
     "show",
     "text",
     "ticker",
+    "ticker_list",
 ]

@@ -39,6 +39,8 @@ from xlrebalance.workbook.writer import (
     Staleness,
     append_history,
     history_row,
+    is_tool_output,
+    refuse_foreign_output,
     valuation,
     write_orders,
     write_prices,
@@ -258,6 +260,7 @@ def refresh(
     now = now or _now()
     say = _say(book)
     say("xlrebalance: reading the workbook")
+    refuse_foreign_output(book, (ORDERS_SHEET, HISTORY_SHEET))
     inp = read_input(book, offline=offline)
     fresh: frozenset[str] = frozenset()
     refused: tuple[str, ...] = ()
@@ -455,6 +458,7 @@ def refresh_prices(
 def compute_orders(book: Book, *, now: dt.datetime | None = None) -> Plan:
     """Ribbon "Compute orders": plan from the prices on the sheet, write the Orders sheet."""
     now = now or _now()
+    refuse_foreign_output(book, (ORDERS_SHEET,))
     inp = read_input(book, offline=True)
     result = _with_hidden_rows(book, inp, _plan(inp, now, frozenset()))
     notes = ensure_owned_sheets(book, inp.lang, (ORDERS_SHEET,))
@@ -467,6 +471,7 @@ def snapshot(book: Book, *, now: dt.datetime | None = None) -> tuple[str, ...]:
     """Ribbon "Snapshot": a History row with today's value and drift (no planning). Returns
     what the user should be told (a History sheet recreated)."""
     now = now or _now()
+    refuse_foreign_output(book, (HISTORY_SHEET,))
     inp = read_input(book, offline=True)
     notes = ensure_owned_sheets(book, inp.lang, (HISTORY_SHEET,))
     _history(book, "snapshot", inp.portfolio, None, staleness(inp, now), now, inp.lang)
@@ -584,7 +589,7 @@ def _report(book: Any, name: str, message: str, *, failed: bool) -> None:
     else:
         head = f"주의 ({label})" if lang == "ko" else f"WARNING ({label})"
     try:
-        if ORDERS_SHEET in book.sheet_names():
+        if ORDERS_SHEET in book.sheet_names() and is_tool_output(book, ORDERS_SHEET):
             row, column = WARNING_CELL
             book.write_block(ORDERS_SHEET, row, column, [[f"{head}: {message}"]])
     except Exception:  # the message box below still tells the user

@@ -385,6 +385,17 @@ def check_number(
         raise PortfolioError(location, f"expected a number <= {maximum:g}, got {value:g}")
 
 
+def check_fraction(value: float, location: str) -> None:
+    """A weight, 0 to 1; ``5`` for 5% gets told how to write it."""
+    if math.isfinite(value) and 1 < value <= 100:
+        raise PortfolioError(
+            location,
+            f"expected a fraction from 0 to 1 ({value / 100:g} or {value:g}% for {value:g}%), "
+            f"got {value:g}",
+        )
+    check_number(value, location, minimum=0, maximum=1)
+
+
 def check_currency(code: str, location: str) -> None:
     if code not in KNOWN_CURRENCIES:
         raise PortfolioError(
@@ -530,7 +541,7 @@ def _validate_groups(portfolio: Portfolio, locate: Locate) -> None:
         if group.name in names:
             raise PortfolioError(locate(f"groups[{i}].name"), f"duplicate group {group.name!r}")
         names.add(group.name)
-        check_number(group.max_weight, locate(f"groups[{i}].max_weight"), minimum=0, maximum=1)
+        check_fraction(group.max_weight, locate(f"groups[{i}].max_weight"))
 
 
 def _validate_settings(portfolio: Portfolio, locate: Locate) -> None:
@@ -546,7 +557,7 @@ def _validate_settings(portfolio: Portfolio, locate: Locate) -> None:
             locate("settings.contribution_account"),
             f"{s.contribution_account!r} is not one of the accounts",
         )
-    check_number(s.band.absolute, locate("settings.band.absolute"), minimum=0, maximum=1)
+    check_fraction(s.band.absolute, locate("settings.band.absolute"))
     check_number(s.band.relative, locate("settings.band.relative"), minimum=0)
     check_number(s.min_trade_value, locate("settings.min_trade_value"), minimum=0)
     for market, fee in s.fees.items():

@@ -66,7 +66,6 @@ SETTING_COLUMNS: dict[str, frozenset[str]] = {
     for c in SETTINGS_COLUMNS
     if c.key in ("key", "label", "value")
 }
-_CASH_TICKERS = {normalize_header(n) for n in ("cash", "현금", "예수금", "원화", "krw cash")}
 
 
 def as_grid(value: object) -> Grid:
@@ -306,7 +305,7 @@ def _targets(grid: Grid, locations: dict[str, str]) -> tuple[dict[str, float], d
     for row, values in table.rows:
         where = table.where(row)
         raw = values.get("ticker")
-        code = CASH if normalize_header(text(raw)) in _CASH_TICKERS else ticker(raw)
+        code = CASH if cells.is_cash_name(raw) else ticker(raw)
         if not code:
             if blank(values.get("target")):
                 continue

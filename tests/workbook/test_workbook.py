@@ -224,7 +224,7 @@ def test_second_refresh_in_place_keeps_one_backup_and_appends_history(book_copy:
         ("E7", "ten", 'Holdings!E7: quantity "ten" is not a number'),
         ("H5", -3, "Holdings!H5: SPY: expected a positive price, got -3"),
         ("C6", "JP", 'Holdings!C6: market "JP" is not US or KR'),
-        ("A8", "pension", "Holdings!A8: TQQQ: account 'pension' is not one of the accounts"),
+        ("A8", "pension", "Holdings!A8: TQQQ: account 'pension' has no row on the Cash sheet"),
         ("M4", 0.5, "Holdings!M4:M14 (Target): target weights sum to 1.3"),
         ("O9", "maybe", 'Holdings!O9: locked "maybe" is not TRUE or FALSE'),
     ],

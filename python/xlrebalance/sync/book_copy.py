@@ -25,6 +25,7 @@ from typing import Any
 from openpyxl.utils import get_column_letter
 
 from xlrebalance import cells
+from xlrebalance.errors import PortfolioError
 from xlrebalance.model import CASH
 from xlrebalance.sync.engine import Base, LocalCopy
 from xlrebalance.sync.files import base_json, read_base
@@ -42,13 +43,16 @@ from xlrebalance.workbook.reader import WorkbookInput, _read_table, _Table, read
 from xlrebalance.workbook.schema import (
     CASH_SHEET,
     GROUPS,
+    HEADER_ROW,
     HISTORY_COLUMNS,
     HISTORY_SHEET,
     HOLDINGS,
     SETTINGS,
     SETTINGS_SHEET,
+    Lang,
     TableSheet,
 )
+from xlrebalance.workbook.writer import refuse_foreign_output
 
 SYNC_SHEET = "xlrebalance.sync"
 CHUNK = 30000  # Excel keeps at most 32,767 characters in a cell
@@ -76,6 +80,7 @@ class WorkbookCopy:
         return None
 
     def load(self) -> LocalCopy:
+        refuse_foreign_output(self.book, (HISTORY_SHEET,))  # sync adds History rows
         inp = read_input(self.book, offline=False)
         state = SyncedState(portfolio_rows(inp.portfolio), _history_rows(self.book))
         self._inp, self._local = inp, state
@@ -262,18 +267,32 @@ def _write_rows(book: Book, inp: WorkbookInput, old: Rows, new: Rows) -> None:
         },
         _accounts_without_cash(new),
     )
-    _write_table(
-        book,
-        GROUPS,
-        ("name", "max_weight", "tickers"),
-        lambda v: ("group", cells.text(v.get("name"))),
-        {
-            k: {"name": k[1], "max_weight": c["max_weight"], "tickers": c["tickers"]}
-            for k, c in _section(new, "group").items()
-        },
-        {},
-    )
+    groups = {
+        k: {"name": k[1], "max_weight": c["max_weight"], "tickers": c["tickers"]}
+        for k, c in _section(new, "group").items()
+    }
+    if groups or GROUPS.name in book.sheet_names():  # no sheet and no group: nothing to do
+        _ensure_table_sheet(book, GROUPS, inp.lang)
+        _write_table(
+            book,
+            GROUPS,
+            ("name", "max_weight", "tickers"),
+            lambda v: ("group", cells.text(v.get("name"))),
+            groups,
+            {},
+        )
     _write_settings(book, inp, old, new)
+
+
+def _ensure_table_sheet(book: Book, sheet: TableSheet, lang: Lang) -> None:
+    """A table sheet the workbook lacks (Groups, which reads as "no groups" when missing),
+    made with its title and header row when another machine's rows need it."""
+    if sheet.name in book.sheet_names():
+        return
+    book.add_sheet(sheet.name)
+    book.write_block(sheet.name, 1, 1, [[sheet.title(lang)]])
+    header: list[CellValue] = [c.header(lang) for c in sheet.columns]
+    book.write_block(sheet.name, HEADER_ROW, 1, [header])
 
 
 def _accounts_without_cash(rows: Rows) -> dict[RowKey, dict[str, Cell]]:
@@ -314,11 +333,16 @@ def _write_table(
 
 
 def _differs(current: CellValue, value: Cell, field: str) -> bool:
-    if field == "tickers" and isinstance(value, str):
-        now = [t.strip().upper() for t in cells.text(current).replace(";", ",").split(",")]
-        return [t for t in now if t] != value.split(",")
+    if field == "tickers" and isinstance(value, str):  # the user's separators are kept
+        return cells.ticker_list(current) != cells.ticker_list(value)
     if field == "currency":  # '원' is KRW: keep what the user typed
         return cells.currency_key(current) != cells.currency_key(value)
+    if isinstance(value, float) and isinstance(current, str):  # "1,000,000" typed as text
+        try:
+            typed = cells.number(current, field, field, percent=field == "max_weight", money=True)
+        except PortfolioError:
+            return True
+        return typed != value
     if cells.blank(current) and value in (None, ""):
         return False
     if (
@@ -335,7 +359,7 @@ def _append(book: Book, table: _Table, rows: list[dict[str, Cell]]) -> None:
         return
     width = max(table.columns.values())
     formulas = _template_layout(table)
-    first = max([table.header_row, *(r for r, _ in table.rows)]) + 1
+    first = table.last_row + 1
     block: list[list[CellValue]] = []
     for n, values in enumerate(rows):
         line: list[CellValue] = [None] * width
@@ -395,7 +419,7 @@ def _write_holdings(book: Book, inp: WorkbookInput, old: Rows, new: Rows) -> Non
                 book.write_block(HOLDINGS.name, row, column, [[value]])
     added = [{"account": k[1], "ticker": k[2], **c} for k, c in wanted.items() if k not in seen]
     if added:
-        start = max([table.header_row, *(r for r, _ in table.rows)]) + 1
+        start = table.last_row + 1
         for n, new_row in enumerate(added):
             ticker = str(new_row["ticker"])
             first_row_of.setdefault(ticker, start + n)

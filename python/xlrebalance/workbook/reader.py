@@ -9,7 +9,7 @@ Cross-field rules are checked by :func:`xlrebalance.model.validate`, whose paths
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from openpyxl.utils import get_column_letter
@@ -28,11 +28,13 @@ from xlrebalance.model import (
 from xlrebalance.workbook.book import Block, Book, CellValue
 from xlrebalance.workbook.schema import (
     CASH_SHEET,
+    CASH_TARGET_KEY,
     DEFAULT_MAX_PRICE_JUMP,
     DEFAULT_QUOTE_MAX_AGE_HOURS,
     EXTRA_HEADERS,
     GROUPS,
     HOLDINGS,
+    SETTINGS,
     SETTINGS_COLUMNS,
     SETTINGS_SHEET,
     Lang,
@@ -74,6 +76,8 @@ class _Table:
     columns: dict[str, int]
     rows: list[tuple[int, dict[str, CellValue]]]
     lang: Lang
+    last_row: int = 0
+    """Last sheet row with an input value, total rows included (rows are added below it)."""
 
     def where(self, row: int, key: str) -> str:
         column = self.columns.get(key)
@@ -88,26 +92,61 @@ def _find_header(
     aliases: dict[str, frozenset[str]],
     required: Sequence[str],
     english: dict[str, str],
+    read: Collection[str] | None = None,
 ) -> tuple[int, dict[str, int], Lang]:
+    """The header row (1-based), each column's 1-based index and the header's language.
+    ``read``: the columns whose values are read (default: all), which may not be named
+    twice."""
     header = cells.find_header(block, aliases, required)
     if header is None:
         wanted = ", ".join(f'"{english[k]}"' for k in required)
-        raise PortfolioError(name, f"no header row with the columns {wanted} in its first rows")
+        raise PortfolioError(
+            name,
+            f"no header row with the columns {wanted} in its first {cells.HEADER_SCAN_ROWS} "
+            "rows (English or Korean header names, in any order)",
+        )
+    checked = {k: v for k, v in aliases.items() if read is None or k in read}
+    _refuse_duplicate_headers(name, block[header.row], header.row + 1, header.columns, checked)
     columns = {key: c + 1 for key, c in header.columns.items()}
     return header.row + 1, columns, "ko" if header.korean else "en"
 
 
+def _refuse_duplicate_headers(
+    name: str,
+    line: Sequence[CellValue],
+    row: int,
+    found: dict[str, int],
+    aliases: dict[str, frozenset[str]],
+) -> None:
+    """Two header cells naming one column (two "Quantity"s) would have one of them ignored
+    without a word: which one the user means is theirs to say."""
+    for c, value in enumerate(line):
+        if c in found.values() or not isinstance(cells.cell(value), str):
+            continue
+        key = normalize_header(str(cells.cell(value)))
+        for field_key, names in aliases.items():
+            if field_key in found and key in names:
+                first = cell_name(name, row, found[field_key] + 1)
+                raise PortfolioError(
+                    cell_name(name, row, c + 1),
+                    f"{cells.show(value)} names the same column as {first} "
+                    f"({cells.show(line[found[field_key]])}): rename or delete one of them",
+                )
+
+
 def _read_table(book: Book, sheet: TableSheet, required: Sequence[str]) -> _Table:
     if sheet.name not in book.sheet_names():
-        raise PortfolioError(sheet.name, "the workbook has no such sheet")
+        raise PortfolioError(sheet.name, _missing_sheet(book, sheet.name))
     block = book.read_block(sheet.name)
     english = {c.key: c.en for c in sheet.columns}
+    read = [c.key for c in sheet.columns if c.formula is None]
     header_row, columns, lang = _find_header(
-        sheet.name, block, sheet.header_aliases(), required, english
+        sheet.name, block, sheet.header_aliases(), required, english, read
     )
     _refuse_merged(book, sheet.name, header_row, columns)
     inputs = [c.key for c in sheet.columns if c.formula is None and c.key in columns]
     rows: list[tuple[int, dict[str, CellValue]]] = []
+    last_row = header_row
     for r in range(header_row, len(block)):
         line = block[r]
         if not line:  # a blank row of a sparse read (a stray cell far below)
@@ -117,8 +156,38 @@ def _read_table(book: Book, sheet: TableSheet, required: Sequence[str]) -> _Tabl
         }
         if all(cells.blank(values[k]) for k in inputs):
             continue
+        last_row = r + 1
+        if _total_row(values):
+            continue
         rows.append((r + 1, values))
-    return _Table(sheet, header_row, columns, rows, lang)
+    return _Table(sheet, header_row, columns, rows, lang, last_row)
+
+
+def _total_row(values: dict[str, CellValue]) -> bool:
+    """A "Total"/"합계" row under Holdings or Cash (docs/workbook.md, "Total rows"): the
+    Account cell holds a total label and the Ticker cell (if any) is blank or the same label,
+    or the Account cell is blank and the Ticker cell holds one (``SUM`` is a ticker there)."""
+    if "account" not in values:
+        return False
+    account, ticker = values.get("account"), values.get("ticker")
+    if cells.is_total_label(account):
+        same = normalize_header(cells.text(ticker)) == normalize_header(cells.text(account))
+        return "ticker" not in values or cells.blank(ticker) or same
+    return (
+        "ticker" in values
+        and cells.blank(account)
+        and cells.is_total_label(ticker, ticker_column=True)
+    )
+
+
+def _missing_sheet(book: Book, name: str) -> str:
+    """Sheet names are the tool's (formulas, macros and the reader use them), English in a
+    Korean workbook too: a renamed one is told so, with what the workbook has instead."""
+    others = ", ".join(book.sheet_names()[:12])
+    return (
+        f"the workbook has no sheet named {name} (it has {others}); sheet names stay as "
+        "built, in English in a Korean workbook too: if you renamed it, rename it back"
+    )
 
 
 def _refuse_merged(book: Book, name: str, header_row: int, columns: dict[str, int]) -> None:
@@ -156,7 +225,7 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
     locations: dict[str, str] = {}
     holdings_table = _read_table(book, HOLDINGS, ("account", "ticker", "quantity"))
     cash_table = _read_table(book, CASH_SHEET, ("account", "currency", "amount"))
-    groups_table = _read_table(book, GROUPS, ("name", "max_weight", "tickers"))
+    groups_table = _read_groups(book)
     settings, settings_rows, value_column, extras = _read_settings(book, locations)
 
     # Accounts come from the Cash sheet, in order of first appearance.
@@ -165,12 +234,15 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
         where = cash_table.where(row, "account")
         account = cells.text(values.get("account"))
         if not account:
-            raise PortfolioError(where, "account is empty")
+            raise PortfolioError(where, "account is empty" + _row_holds(cash_table, row, values))
         currency = cells.currency(
             values.get("currency"), "", "currency", cash_table.where(row, "currency")
         )
         if not currency:
-            raise PortfolioError(cash_table.where(row, "currency"), "currency is empty")
+            raise PortfolioError(
+                cash_table.where(row, "currency"),
+                "currency is empty" + _row_holds(cash_table, row, values),
+            )
         amount_at = cash_table.where(row, "amount")
         amount = (
             0.0
@@ -206,10 +278,26 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
         locations[f"holdings[{i}]"] = at(row, "ticker")
         ticker = cells.ticker(values.get("ticker"))
         if not ticker:
-            raise PortfolioError(at(row, "ticker"), "ticker is empty")
+            raise PortfolioError(
+                at(row, "ticker"), "ticker is empty" + _row_holds(holdings_table, row, values)
+            )
+        if cells.is_cash_name(ticker) or ticker == CASH:
+            raise PortfolioError(
+                at(row, "ticker"),
+                f"{cells.show(values.get('ticker'))} is cash, not a ticker: put cash on the "
+                f"{CASH_SHEET.name} sheet (a row per account and currency) and its target in "
+                f"Settings ({CASH_TARGET_KEY})",
+            )
         account = cells.text(values.get("account"))
         if not account:
             raise PortfolioError(at(row, "account"), f"{ticker}: account is empty")
+        if account not in cash:  # accounts live on the Cash sheet: say so where it is typed
+            known = ", ".join(repr(a) for a in cash) or "none yet"
+            raise PortfolioError(
+                at(row, "account"),
+                f"{ticker}: account {account!r} has no row on the {CASH_SHEET.name} sheet "
+                f"(accounts there: {known}); add one (amount 0 is fine), or fix the name",
+            )
         market = cells.market(values.get("market"), ticker, at(row, "market"))
         kind = cells.kind(values.get("kind"), values.get("name"), market, at(row, "kind"))
         currency = cells.currency(
@@ -290,14 +378,7 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
             groups_table.where(row, "max_weight"),
             percent=True,
         )
-        tickers = tuple(
-            cells.ticker(t)
-            for t in cells.text(values.get("tickers"))
-            .replace(";", ",")
-            .replace(" ", ",")
-            .split(",")
-            if t.strip()
-        )
+        tickers = cells.ticker_list(values.get("tickers"))
         if not tickers:
             raise PortfolioError(
                 groups_table.where(row, "tickers"), f"group {name!r} has no tickers"
@@ -337,24 +418,65 @@ def read_input(book: Book, *, offline: bool = True) -> WorkbookInput:
     )
 
 
+def _row_holds(table: _Table, row: int, values: dict[str, CellValue]) -> str:
+    """What a row with a required cell empty does hold, as the end of its error: a note typed
+    under the table (``※ 2026-01 기준`` in the Account column) is read as a row."""
+    typed = [
+        f"{table.where(row, c.key)} {cells.show(values[c.key])}"
+        for c in table.sheet.columns
+        if c.formula is None and not cells.blank(values.get(c.key))
+    ]
+    if len(typed) != 1:
+        return ""
+    return (
+        f" (the row holds only {typed[0]}: a note? keep notes in a column of your own, or "
+        "delete the row)"
+    )
+
+
+def _read_groups(book: Book) -> _Table:
+    """The Groups table; no rows when the workbook has no Groups sheet (an older layout, or
+    the user deleted it): no group caps."""
+    if GROUPS.name not in book.sheet_names():
+        return _Table(GROUPS, 0, {}, [], "en")
+    return _read_table(book, GROUPS, ("name", "max_weight", "tickers"))
+
+
+# Settings' labels (English and Korean, as built) -> keys, for a sheet whose Key column is gone.
+# Compared without case and spaces only: "(KRW)" and "(absolute)" tell rows apart here.
+def _label(text: str) -> str:
+    return "".join(text.lower().split())
+
+
+_SETTING_LABELS = {_label(label): s.key for s in SETTINGS for label in (s.en, s.ko)}
+
+
 def _read_settings(
     book: Book, locations: dict[str, str]
 ) -> tuple[dict[str, object], dict[str, int], int, dict[str, float]]:
     if SETTINGS_SHEET not in book.sheet_names():
-        raise PortfolioError(SETTINGS_SHEET, "the workbook has no such sheet")
+        raise PortfolioError(SETTINGS_SHEET, _missing_sheet(book, SETTINGS_SHEET))
     block = book.read_block(SETTINGS_SHEET)
     aliases = {
         c.key: c.aliases() | {normalize_header(n) for n in EXTRA_HEADERS["Settings"].get(c.key, ())}
         for c in SETTINGS_COLUMNS
     }
     english = {c.key: c.en for c in SETTINGS_COLUMNS}
-    header_row, columns, _ = _find_header(SETTINGS_SHEET, block, aliases, ("key", "value"), english)
-    key_col, value_col = columns["key"], columns["value"]
+    by_label = cells.find_header(block, aliases, ("key", "value")) is None and (
+        cells.find_header(block, aliases, ("label", "value")) is not None
+    )
+    name_key = "label" if by_label else "key"  # a Key column deleted: the labels name rows
+    header_row, columns, _ = _find_header(
+        SETTINGS_SHEET, block, aliases, (name_key, "value"), english, (name_key, "value")
+    )
+    key_col, value_col = columns[name_key], columns["value"]
     rows: dict[str, int] = {}
     found: list[cells.SettingRow] = []
     for r in range(header_row, len(block)):
         line = block[r]
         name = cells.text(line[key_col - 1] if key_col - 1 < len(line) else None)
+        if by_label:
+            name = _SETTING_LABELS.get(_label(name), name)
         if not name:
             continue
         where = cell_name(SETTINGS_SHEET, r + 1, value_col)

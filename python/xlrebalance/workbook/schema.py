@@ -674,6 +674,7 @@ SETTINGS_COLUMNS = (
     Column("note", "Note", "설명", "", "", width=70),
 )
 SETTINGS_SHEET = "Settings"
+CASH_TARGET_KEY = "targets.CASH"
 
 DEFAULT_QUOTE_MAX_AGE_HOURS = 24.0
 DEFAULT_MAX_PRICE_JUMP = 5.0  # = quotes.sanity.DEFAULT_MAX_JUMP (not imported: keeps this light)

@@ -11,10 +11,13 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from xlrebalance import cells
+from xlrebalance.errors import PortfolioError
 from xlrebalance.model import Plan, Portfolio, Valuation, valuation
 from xlrebalance.workbook.book import Book, CellValue
 from xlrebalance.workbook.reader import WorkbookInput
 from xlrebalance.workbook.schema import (
+    HEADER_ROW,
     HISTORY_COLUMNS,
     HISTORY_SHEET,
     KRW_FORMAT,
@@ -27,8 +30,10 @@ from xlrebalance.workbook.schema import (
     TIME_FORMAT,
     WARNING_CELL,
     WEIGHT_FORMAT,
+    Column,
     Lang,
     money_format,
+    normalize_header,
     value_label,
 )
 
@@ -286,6 +291,47 @@ def append_history(book: Book, row: Sequence[CellValue], formats: Sequence[str |
     return book.append_rows(HISTORY_SHEET, [list(row)], [list(formats)])
 
 
+# The header row by which an Orders or History sheet is known as the tool's, and the columns
+# of it that must be there (in English or Korean): older versions wrote at least these.
+_OUTPUT_HEADERS: dict[str, tuple[int, tuple[Column, ...]]] = {
+    ORDERS_SHEET: (ORDERS_HEADER_ROW, ORDER_COLUMNS[:4]),
+    HISTORY_SHEET: (HEADER_ROW, HISTORY_COLUMNS[:2]),
+}
+
+
+def is_tool_output(book: Book, sheet: str) -> bool:
+    """Whether ``sheet`` (Orders or History) is the tool's to write: its header row is ours,
+    or it holds nothing but a title in A1 (as built or recreated). A sheet of the user's that
+    happens to have that name is neither."""
+    row, columns = _OUTPUT_HEADERS[sheet]
+    block = book.read_block(sheet)
+    line = block[row - 1] if len(block) >= row else []
+    if len(line) >= len(columns) and all(
+        isinstance(line[i], str) and normalize_header(str(line[i])) in c.aliases()
+        for i, c in enumerate(columns)
+    ):
+        return True
+    return all(
+        cells.blank(value) for r, cells_ in enumerate(block) for c, value in enumerate(cells_)
+        if (r, c) != (0, 0)
+    )  # fmt: skip
+
+
+def refuse_foreign_output(book: Book, sheets: Sequence[str]) -> None:
+    """Stop before anything is written when a sheet the tool would write (Orders, History)
+    is the user's own: overwriting it would lose their data."""
+    for sheet in sheets:
+        if sheet in book.sheet_names() and not is_tool_output(book, sheet):
+            row, columns = _OUTPUT_HEADERS[sheet]
+            expected = ", ".join(c.en for c in columns)
+            raise PortfolioError(
+                sheet,
+                f"this sheet is not the one xlrebalance writes (its row {row} does not start "
+                f"with {expected}), so nothing was written: rename your sheet, and the tool "
+                f"makes its own {sheet} sheet",
+            )
+
+
 __all__ = [
     "KRW_FORMAT",
     "PriceUpdate",
@@ -293,7 +339,9 @@ __all__ = [
     "Valuation",
     "append_history",
     "history_row",
+    "is_tool_output",
     "orders_hint",
+    "refuse_foreign_output",
     "summary_block",
     "valuation",
     "write_orders",
