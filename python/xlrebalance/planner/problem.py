@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from xlrebalance.errors import PortfolioError
-from xlrebalance.model import CASH, Mode, Portfolio
+from xlrebalance.model import CASH, Mode, Portfolio, Settings
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -96,6 +96,23 @@ class Problem:
         return 10.0**-FRACTIONAL_DIGITS if self.fractional else 1.0
 
 
+PLAUSIBLE_RATE = 0.05
+"""Above this, a fee, tax or spread rate is more likely a percentage typed as a fraction
+(0.25 meant as 0.25%) than a real charge: valid, planned as written, but said."""
+
+
+def _implausible_rates(s: Settings) -> list[str]:
+    rates = [(f"settings.fees.{m}.rate", fee.rate) for m, fee in s.fees.items()]
+    rates += [(f"settings.sell_tax.{key}", rate) for key, rate in s.sell_tax.items()]
+    rates.append(("settings.fx_spread", s.fx_spread))
+    return [
+        f"{field} is {rate:.2%} of every trade; if you meant {rate:.2f}%, write "
+        f"{rate / 100:g} or {rate:g}%"
+        for field, rate in rates
+        if rate > PLAUSIBLE_RATE
+    ]
+
+
 def build_problem(portfolio: Portfolio, *, full_margin: bool = False) -> Problem:
     """Flatten a validated portfolio (prices and FX present) into a :class:`Problem`.
 
@@ -172,7 +189,7 @@ def build_problem(portfolio: Portfolio, *, full_margin: bool = False) -> Problem
         hi[:] = 0.0
 
     ticker_value = np.bincount(ticker, weights=unit * held, minlength=len(tickers))
-    warnings: list[str] = []
+    warnings: list[str] = _implausible_rates(s)
     if s.band.absolute > 0 or s.band.relative > 0:
         off = np.abs(ticker_value / total - target)
         for k in range(len(tickers)):
