@@ -112,12 +112,29 @@ def repair(state: TradeState, *, keep_cash: bool = False) -> None:
     if bad_accounts := [a for a, ok in enumerate(state.feasible) if not ok]:
         a = bad_accounts[0]
         raise InfeasibleError(
-            f"account {p.accounts[a]!r}: cash is short by {state.shortfall[a]:,.2f} "
-            f"{p.currencies[p.base]} and nothing more may be sold (check the withdrawal, "
-            "the mode, locked rows, bands and the minimum trade value)"
+            f"account {p.accounts[a]!r}: {_shortfall_text(state, a)} and nothing more may be "
+            "sold (check the withdrawal, the mode, locked rows, bands and the minimum trade "
+            "value)"
         )
     if bad_caps := state.violated_caps():
         raise InfeasibleError(f"group cap {state.cap_names[bad_caps[0]]!r} cannot be met")
+
+
+def _shortfall_text(state: TradeState, a: int) -> str:
+    """Where account ``a`` is short, in the currencies it is short of. Without automatic FX
+    each currency settles on its own, so a USD withdrawal is short in USD, not in base."""
+    p = state.problem
+    if p.auto_fx:
+        return (
+            f"cash is short by {state.shortfall[a]:,.2f} {p.currencies[p.base]} "
+            "(all its currencies counted, converted at the FX rates)"
+        )
+    parts = [
+        f"{c} cash is short by {-b:,.2f} {c}"
+        for c, b in zip(p.currencies, state.balances[a], strict=True)
+        if b < -CASH_TOLERANCE
+    ]
+    return ", ".join(parts) + " (auto_fx is off: other currencies cannot pay for it)"
 
 
 def improve(state: TradeState, deadline: float) -> None:
