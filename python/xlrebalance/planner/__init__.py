@@ -9,6 +9,7 @@ its gap) or ``heuristic`` (with its gap to the best lower bound). Gaps are in dr
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, replace
 
@@ -26,12 +27,18 @@ from xlrebalance.model import (
     SolverStatus,
     Summary,
 )
-from xlrebalance.planner.costs import settle
+from xlrebalance.planner.costs import settle, trade_fee, trade_tax
 from xlrebalance.planner.drift import drift, weights
 from xlrebalance.planner.formulation import formulate
 from xlrebalance.planner.highs import solve_exact, solve_relaxation
-from xlrebalance.planner.problem import FloatArray, Problem, build_problem
+from xlrebalance.planner.problem import (
+    FloatArray,
+    Problem,
+    build_problem,
+    without_margin,
+)
 from xlrebalance.planner.search import (
+    IMPROVE_EPS,
     ideal_start,
     improve,
     integer_bound,
@@ -270,7 +277,100 @@ def plan(portfolio: Portfolio, options: PlannerOptions | None = None) -> Plan:
                 "no plan keeps every account's cash above zero once fees are rounded"
             )
         return assemble_plan(portfolio, retried.problem, retried.state, retried.report)
+    result = _spend_rounding_margin(portfolio, result)
     return assemble_plan(portfolio, result.problem, result.state, result.report)
+
+
+def _spend_rounding_margin(portfolio: Portfolio, result: TradeResult) -> TradeResult:
+    """A fractional plan with its own trades raised (buy more, sell less) into the cash the
+    rounding margin kept idle, each raise checked against the fees and taxes as billed.
+
+    The planner sets one billing unit aside per fee any movable row may pay; a plan that
+    buys 3 of 60 US rows pays 3 rounded fees, so about 0.57 USD sat idle although a fraction
+    of a share more would bring the portfolio closer to its targets. Whole-share plans keep
+    the margin: it is cents, less than any share."""
+    state = result.state
+    trading = np.array(state.x) != 0
+    if not result.problem.fractional or not trading.any():
+        return result
+    problem = without_margin(result.problem, trading)
+    topped = TradeState(problem, state.trades())
+    fees, taxes = _rounded_costs(portfolio, topped)
+    billed = [f + t for f, t in zip(fees, taxes, strict=True)]
+    for a, rows in enumerate(_rows_of(problem)):
+        movable = [i for i in rows if topped.x[i] != 0]
+        for _ in range(2 * len(movable) + 4):
+            if not _top_up_once(portfolio, topped, a, movable, billed):
+                break
+    if topped.objective >= state.objective or not _settles(portfolio, problem, topped):
+        return result
+    report = replace(
+        result.report,
+        objective=topped.objective / problem.total,
+        gap=max(0.0, topped.objective / problem.total - result.report.bound),
+    )
+    return TradeResult(topped.trades(), topped, report, problem)
+
+
+def _billed_cost(portfolio: Portfolio, state: TradeState, i: int, q: float) -> float:
+    """Fee and tax of position ``i`` trading ``q``, as the broker bills them."""
+    h = portfolio.holdings[i]
+    s = portfolio.settings
+    rule = s.rounding(h.market)
+    fee = s.fee(h.market)
+    price = float(state.problem.price_native[i])
+    return rule.apply(trade_fee(q, price, fee.rate, fee.min)) + rule.apply(
+        trade_tax(q, price, s.tax_rate(h.market, h.kind))
+    )
+
+
+def _top_up_once(
+    portfolio: Portfolio, state: TradeState, a: int, rows: list[int], billed: list[float]
+) -> bool:
+    """Raise the one trade of account ``a`` that helps the objective most, by as many steps
+    as its cash pays for once costs are billed (or up to its ticker's target); ``billed``
+    (per position) is kept up to date. False when no raise helps."""
+    p = state.problem
+    if not rows:
+        return False
+    real = _real_balances(portfolio, p, state, a, billed, [0.0] * p.size, rows)
+    rates = p.rate.tolist()
+    step = p.step
+    deviations = state.deviations()
+    best: tuple[float, int, float] | None = None
+    for i in rows:
+        x, c, price = state.x[i], int(p.currency[i]), float(p.price_native[i])
+
+        def settles(q: float, x: float = x, c: int = c, price: float = price, i: int = i) -> bool:
+            balances = real[:]
+            balances[c] -= (q - x) * price + _billed_cost(portfolio, state, i, q) - billed[i]
+            return settle(balances, rates, p.base, p.auto_fx, p.fx_spread).feasible
+
+        ceiling = min(p.hi[i], -step) if x < 0 else p.hi[i]  # a sale stays a sale
+        most = math.floor((ceiling - x) / step + 1e-9)
+        if most < 1 or not settles(round(x + step, 9)):
+            continue
+        low, high = 1, most  # settles(low) holds; find the largest k that settles
+        while low < high:
+            mid = (low + high + 1) // 2
+            if settles(round(x + mid * step, 9)):
+                low = mid
+            else:
+                high = mid - 1
+        to_target = math.floor(-deviations[int(p.ticker[i])] / float(p.unit[i]) / step + 1e-9)
+        for k in {low, min(low, to_target)}:
+            q = round(x + k * step, 9)
+            if k < 1 or not state.allowed(i, q):
+                continue
+            delta, ok = state.evaluate(i, q)
+            if ok and delta < -IMPROVE_EPS * p.total and (best is None or delta < best[0]):
+                best = (delta, i, q)
+    if best is None:
+        return False
+    _, i, q = best
+    state.apply(i, q)
+    billed[i] = _billed_cost(portfolio, state, i, q)
+    return True
 
 
 def _rounded_costs(portfolio: Portfolio, state: TradeState) -> tuple[list[float], list[float]]:

@@ -9,7 +9,7 @@ name says ``native``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -19,6 +19,7 @@ from xlrebalance.model import CASH, Mode, Portfolio, Settings
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
 
 FRACTIONAL_DIGITS = 6
 """Fractional quantities are whole multiples of 10**-6 shares."""
@@ -266,6 +267,20 @@ def build_problem(portfolio: Portfolio, *, full_margin: bool = False) -> Problem
         withheld_native=withheld,
         margin_short=short,
         rounding_margin=float((margin * rate).sum()),
+    )
+
+
+def without_margin(problem: Problem, trading: BoolArray) -> Problem:
+    """``problem`` with only the positions in ``trading`` allowed to move and no rounding
+    margin withheld (the reserve still is): for topping a finished plan up, where the fees
+    as billed are checked trade by trade instead of set aside in advance."""
+    return replace(
+        problem,
+        lo=np.where(trading, problem.lo, 0.0),
+        hi=np.where(trading, problem.hi, 0.0),
+        cash_native=problem.cash_native + problem.withheld_native - problem.reserve_native,
+        withheld_native=problem.reserve_native.copy(),
+        margin_short=False,
     )
 
 
