@@ -11,6 +11,7 @@ Columns are found by their header, case-insensitive, English or Korean (``Ticker
 that Excel turned into numbers (69500) get their zeros back (069500); ``A005930`` (brokers'
 exports) and ``005930.KS`` (Yahoo) mean 005930. Numbers stored as text (``"1,234"``,
 ``"₩41,250"``) are numbers; weights may be 0.25, ``"25%"``, or percentages summing to 100.
+A Total/합계 line under the rows (see :func:`is_total_row`) is skipped.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from xlrebalance.errors import PortfolioError
 from xlrebalance.model import (
     CASH,
     MARKET_CURRENCY,
+    TARGET_SUM_TOLERANCE,
     Account,
     Holding,
     Portfolio,
@@ -66,6 +68,20 @@ SETTING_COLUMNS: dict[str, frozenset[str]] = {
     for c in SETTINGS_COLUMNS
     if c.key in ("key", "label", "value")
 }
+TOTAL_LABELS = frozenset(
+    normalize_header(n)
+    for n in ("total", "totals", "grand total", "sum", "subtotal", "sub-total",
+              "합계", "총계", "총합계", "계", "소계")
+)  # fmt: skip
+
+
+def is_total_row(line: Sequence[object], code: str) -> bool:
+    """A Total/합계 line a user sums the rows in: its first cell is one of
+    :data:`TOTAL_LABELS` (any case, spaces or a colon around it) and it names no other ticker
+    (its ticker cell is blank or that same label). Read as a holding it was a ticker to quote
+    (``TOTAL``) or, with a quantity, a position to trade."""
+    label = normalize_header(text(line[0])) if line else ""
+    return label in TOTAL_LABELS and (not code or normalize_header(code) == label)
 
 
 def as_grid(value: object) -> Grid:
@@ -156,20 +172,36 @@ def read_ranges(
     read = _settings(as_grid(settings))
     locations.update(read.locations)
     base, fx, options, cash_target = read.base_currency, read.fx, read.settings, read.cash_target
-    table = _require_table("Holdings", as_grid(holdings), HOLDING_COLUMNS, ("ticker", "quantity"))
+    grid = as_grid(holdings)
+    table = _require_table("Holdings", grid, HOLDING_COLUMNS, ("ticker", "quantity"))
     cash_accounts = _cash(cash, base, locations)
     named = [a for a in cash_accounts if a]
     default_account = named[0] if len(named) == 1 else DEFAULT_ACCOUNT
+    # Rows without an account belong to the one account the cash names; with several, a row
+    # put in a made-up account would plan without any of their cash.
+    ambiguous = ", ".join(named) if len(named) > 1 else ""
+    if ambiguous and "account" not in table.columns:
+        raise PortfolioError(
+            "Holdings",
+            f"no account column, but Cash names {len(named)} accounts ({ambiguous}): add an "
+            "account column (Account, 계좌) saying which account holds each row",
+        )
 
     rows: list[Holding] = []
     holding_targets: dict[str, float] = {}
     for row, values in table.rows:
         where = table.where(row)
         code = ticker(values.get("ticker"))
+        if is_total_row(grid[row - 1], code):
+            continue
         if not code:
             if blank(values.get("quantity")):
                 continue  # a note or subtotal line without a ticker
             raise PortfolioError(where, "ticker is empty")
+        if ambiguous and not text(values.get("account")):
+            raise PortfolioError(
+                where, f"account is empty, and Cash names several accounts ({ambiguous})"
+            )
         i = len(rows)
         locations[f"holdings[{i}]"] = where
         for key in ("ticker", "account", "quantity", "price", "currency", "market", "kind"):
@@ -198,7 +230,7 @@ def read_ranges(
         weights, target_accounts = _targets(as_grid(targets), locations)
     if cash_target is not None:
         weights[CASH] = cash_target
-    weights = _as_fractions(weights)
+    weights = _as_fractions(weights, locations)
 
     # A target for a ticker not held yet: a zero-quantity row, so it has an account.
     held = {h.ticker for h in rows}
@@ -306,6 +338,8 @@ def _targets(grid: Grid, locations: dict[str, str]) -> tuple[dict[str, float], d
         where = table.where(row)
         raw = values.get("ticker")
         code = CASH if cells.is_cash_name(raw) else ticker(raw)
+        if is_total_row(grid[row - 1], code):
+            continue
         if not code:
             if blank(values.get("target")):
                 continue
@@ -323,12 +357,24 @@ def _targets(grid: Grid, locations: dict[str, str]) -> tuple[dict[str, float], d
     return out, accounts
 
 
-def _as_fractions(weights: dict[str, float]) -> dict[str, float]:
-    """Weights typed as percentages (40, 35, 25) become fractions."""
+def _as_fractions(weights: dict[str, float], locations: dict[str, str]) -> dict[str, float]:
+    """Weights typed as percentages (40, 35, 25) become fractions. A weight above 1 means
+    percentages, which must then sum to 100: read as fractions, the model's check would only
+    say "expected a fraction from 0 to 1" to a user whose 30 was right and whose sum was not."""
     total = sum(weights.values())
-    if total > 1.5 and abs(total - 100.0) <= 0.5:
+    if total > 1.5 and abs(total - 100.0) <= 100.0 * TARGET_SUM_TOLERANCE:
         return {k: v / 100.0 for k, v in weights.items()}
-    return weights
+    over = [k for k, v in weights.items() if v > 1]
+    if not over:
+        return weights  # fractions; the model checks that they sum to 1
+    code = over[0]
+    label = "cash target" if code == CASH else "target"
+    raise PortfolioError(
+        locations.get(f"targets.{code}", "Targets"),
+        f"{label} {weights[code]:g} reads as a percentage, but the weights sum to "
+        f"{total:.6g}, not 100: type percentages summing to 100 in every row (30 for 30%) "
+        "or fractions summing to 1 (0.3, or 30% with the % sign)",
+    )
 
 
 def _cash(value: object, base: str, locations: dict[str, str]) -> dict[str, dict[str, float]]:

@@ -22,6 +22,9 @@ from xlrebalance.model import Portfolio
 @dataclass(frozen=True)
 class Error:
     message: str
+    ranges: str | None = None
+    """The worksheet functions' message where their ranges accept more than the workbook and
+    JSON do (targets as percentages summing to 100), so the same value means another thing."""
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,10 @@ CASES: tuple[Case, ...] = (
     Case("target-currency", "holdings.target", "$0.2",
          Error('target "$0.2" has a currency; expected a number without one')),
     Case("target-over-one", "holdings.target", "20",
-         Error("expected a fraction from 0 to 1 (0.2 for 20%), got 20")),
+         Error("expected a fraction from 0 to 1 (0.2 for 20%), got 20",
+               ranges="target 20 reads as a percentage, but the weights sum to 20.8, not 100: "
+               "type percentages summing to 100 in every row (30 for 30%) or fractions summing "
+               "to 1 (0.3, or 30% with the % sign)")),
     # -- tickers -------------------------------------------------------------------------------
     Case("ticker-a-prefix", "holdings.ticker", "A000660", ("000660", "KR", "KRW"), KR_BLANK),
     Case("ticker-yahoo-ks", "holdings.ticker", "000660.KS", ("000660", "KR", "KRW"), KR_BLANK),
