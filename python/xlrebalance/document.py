@@ -375,9 +375,9 @@ def _number(
     return cells.number(value, _label(where), where, percent=percent, currency=currency)
 
 
-def _text(value: object, where: str) -> str:
+def _text(value: object, where: str, expected: str = "text") -> str:
     if not isinstance(value, str | int | float) or isinstance(value, bool) or not cells.text(value):
-        raise PortfolioError(where, f"expected text, got {_describe(value)}")
+        raise PortfolioError(where, f"expected {expected}, got {_describe(value)}")
     return cells.text(value)
 
 
@@ -401,7 +401,7 @@ def _describe(value: object) -> str:
     if value is None:
         return "nothing"
     if isinstance(value, str):
-        return f"text {value!r}"
+        return f"text {value!r}" if value.strip() else "empty text"
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, list):
@@ -421,7 +421,7 @@ def _money_map(value: object, where: str) -> dict[str, float]:
 def _account(value: object, where: str) -> Account:
     item = _object(value, where)
     _known_keys(item, ("id", "cash"), where)
-    account_id = _text(item.get("id"), f"{where}.id")
+    account_id = _text(item.get("id"), f"{where}.id", 'an account name such as "general"')
     return Account(id=account_id, cash=_money_map(item.get("cash", {}), f"{where}.cash"))
 
 
@@ -443,7 +443,7 @@ def _holding(value: object, where: str) -> Holding:
     quantity = item.get("quantity")
     price = item.get("price")
     return Holding(
-        account=_text(item.get("account"), f"{where}.account"),
+        account=_text(item.get("account"), f"{where}.account", "the id of one of the accounts"),
         ticker=ticker,
         market=market,
         kind=kind,
@@ -466,11 +466,11 @@ def _group(value: object, where: str) -> Group:
     item = _object(value, where)
     _known_keys(item, ("name", "tickers", "max_weight"), where)
     tickers = tuple(
-        cells.ticker(_text(t, f"{where}.tickers[{i}]"))
+        cells.ticker(_text(t, f"{where}.tickers[{i}]", "a ticker"))
         for i, t in enumerate(_array(item.get("tickers"), f"{where}.tickers"))
     )
     return Group(
-        name=_text(item.get("name"), f"{where}.name"),
+        name=_text(item.get("name"), f"{where}.name", "a group name"),
         tickers=tickers,
         max_weight=_number(item.get("max_weight"), f"{where}.max_weight", percent=True),
     )

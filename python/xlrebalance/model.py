@@ -424,8 +424,21 @@ def validate(portfolio: Portfolio, *, offline: bool = True, locate: Locate = _id
             if currency != base and currency + base not in portfolio.fx:
                 raise PortfolioError(
                     locate(f"fx.{currency}{base}"),
-                    f"no FX rate for {currency} (base units per 1 {currency}) and running offline",
+                    f"no FX rate for {currency} (base units per 1 {currency}) and running "
+                    f"offline{_inverse_hint(portfolio, currency)}",
                 )
+
+
+def _inverse_hint(portfolio: Portfolio, currency: str) -> str:
+    """The pair written the other way round (``KRWUSD`` for ``USDKRW``) is a common slip."""
+    base = portfolio.base_currency
+    inverse = portfolio.fx.get(base + currency)
+    if inverse is None or not math.isfinite(inverse) or inverse <= 0:
+        return ""
+    return (
+        f"; fx has {base}{currency} {inverse:g}, the other way round: write it as "
+        f"{currency}{base} {1 / inverse:.6g}"
+    )
 
 
 def _validate_accounts(portfolio: Portfolio, locate: Locate) -> None:

@@ -90,3 +90,159 @@ def test_shortfall_with_auto_fx_is_in_base_currency_all_currencies_counted(
     # 1800 - 10 - 1000 = 790 USD = 1,106,000 KRW, less the 1,000,000 KRW on hand.
     assert message.startswith("account 'a': cash is short by 106,000.00 KRW"), message
     assert "all its currencies counted" in message
+
+
+# -- a new user's hostile-but-plausible documents, from the bundled seed example ---------------
+
+SEED = Path(__file__).resolve().parents[2] / "python/xlrebalance/templates/examples/seed.json"
+
+
+def _seed() -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(SEED.read_text(encoding="utf-8"))
+    return doc
+
+
+def _row(doc: dict[str, Any], ticker: str) -> dict[str, Any]:
+    row: dict[str, Any] = next(h for h in doc["holdings"] if h["ticker"] == ticker)
+    return row
+
+
+def _blank_account_id(doc: dict[str, Any]) -> None:
+    doc["accounts"][0]["id"] = ""
+
+
+def _fx_the_other_way_round(doc: dict[str, Any]) -> None:
+    doc["fx"] = {"KRWUSD": 1 / 1450}
+
+
+def _base_usd_with_usdkrw(doc: dict[str, Any]) -> None:
+    doc["base_currency"] = "USD"
+
+
+def _usd_withdrawal_above_everything(doc: dict[str, Any]) -> None:
+    doc["settings"]["contribution"] = {"USD": -1_000_000_000}
+
+
+def _targets_short(doc: dict[str, Any]) -> None:
+    doc["targets"]["VOO"] -= 0.1
+
+
+def _target_not_held(doc: dict[str, Any]) -> None:
+    doc["targets"]["AAPL"] = 0.05
+    doc["targets"]["VOO"] -= 0.05
+
+
+def _zero_price(doc: dict[str, Any]) -> None:
+    _row(doc, "VOO")["price"] = 0
+
+
+def _negative_cash(doc: dict[str, Any]) -> None:
+    doc["accounts"][0]["cash"]["KRW"] = -1000
+
+
+def _unknown_currency(doc: dict[str, Any]) -> None:
+    doc["accounts"][0]["cash"]["XYZ"] = 100
+
+
+def _targets_as_percent(doc: dict[str, Any]) -> None:
+    doc["targets"] = {k: v * 100 for k, v in doc["targets"].items()}
+
+
+HOSTILE = {
+    # Before: 'accounts[0].id: expected text, got text '''.
+    "blank account id": (
+        _blank_account_id,
+        'accounts[0].id: expected an account name such as "general", got empty text',
+    ),
+    # Before: only "no FX rate for USD", with the rate right there written backwards.
+    "fx written the other way round": (
+        _fx_the_other_way_round,
+        "fx.USDKRW: no FX rate for USD (base units per 1 USD) and running offline; fx has "
+        "KRWUSD 0.000689655, the other way round: write it as USDKRW 1450",
+    ),
+    "base USD with a USDKRW rate": (
+        _base_usd_with_usdkrw,
+        "fx.KRWUSD: no FX rate for KRW (base units per 1 KRW) and running offline; fx has "
+        "USDKRW 1450, the other way round: write it as KRWUSD 0.000689655",
+    ),
+    # Before: 'settings.contribution.USD: a withdrawal of 1,450,000,000,000.00 KRW ...'.
+    "USD withdrawal above the portfolio": (
+        _usd_withdrawal_above_everything,
+        "settings.contribution.USD: a withdrawal of 1,000,000,000.00 USD "
+        "(1,450,000,000,000.00 KRW) is not less than the whole portfolio (41,675,645.00 KRW)",
+    ),
+    # Already clear; pinned so they stay so.
+    "targets not summing to 1": (
+        _targets_short,
+        "targets: target weights sum to 0.9, expected 1 (add a CASH target for cash)",
+    ),
+    "target for a ticker not held": (
+        _target_not_held,
+        "targets.AAPL: AAPL has a target but no holdings row: add a row with quantity 0 so it "
+        "has an account, market and currency",
+    ),
+    "zero price": (_zero_price, "holdings[0].price: VOO: expected a positive price, got 0"),
+    "negative cash": (
+        _negative_cash,
+        "accounts[0].cash.KRW: expected a number >= 0, got -1000",
+    ),
+    "unknown currency": (
+        _unknown_currency,
+        "accounts[0].cash.XYZ: unknown currency 'XYZ' (expected a code such as KRW or USD)",
+    ),
+    "targets as percentages": (
+        _targets_as_percent,
+        "targets.VOO: expected a fraction from 0 to 1 (0.2 for 20%), got 20",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", HOSTILE, ids=list(HOSTILE))
+def test_hostile_document_gets_one_line_naming_the_field(case: str, tmp_path: Path) -> None:
+    mutate, expected = HOSTILE[case]
+    doc = _seed()
+    mutate(doc)
+    assert plan_error(doc, tmp_path) == expected
+
+
+def _plan_json(doc: dict[str, Any], folder: Path) -> dict[str, Any]:
+    path = folder / "portfolio.json"
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    out = subprocess.run(
+        [_script(), "plan", str(path), "--offline", "--json"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    assert out.returncode == 0, out.stderr
+    plan: dict[str, Any] = json.loads(out.stdout)
+    return plan
+
+
+def test_a_locked_empty_row_with_a_target_is_named_in_a_warning(tmp_path: Path) -> None:
+    # Before: SPY (target 10%, quantity 0) locked planned silently around it.
+    doc = _seed()
+    _row(doc, "SPY")["locked"] = True
+    plan = _plan_json(doc, tmp_path)
+    assert all(o["ticker"] != "SPY" for o in plan["orders"])
+    assert (
+        "SPY: target 10.00%, but its holdings rows are locked and hold nothing, so it is never "
+        "bought (unlock it or move its target)"
+    ) in plan["warnings"]
+
+
+def test_a_cap_below_a_locked_holding_warns_and_keeps_the_group_from_rising(
+    tmp_path: Path,
+) -> None:
+    doc = _seed()
+    _row(doc, "TQQQ")["locked"] = True
+    doc["groups"][0]["max_weight"] = 0.01
+    plan = _plan_json(doc, tmp_path)
+    assert any(
+        w.startswith("group Leveraged is at 7.31%, above its cap 1.00%, and cannot be brought")
+        for w in plan["warnings"]
+    ), plan["warnings"]
+    assert all(o["ticker"] != "TQQQ" for o in plan["orders"])

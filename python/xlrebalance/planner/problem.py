@@ -156,10 +156,15 @@ def build_problem(portfolio: Portfolio, *, full_margin: bool = False) -> Problem
         withdrawn = -sum(a * portfolio.rate(c) for c, a in s.contribution.items())
         if withdrawn > 0:
             largest = min(s.contribution, key=lambda c: s.contribution[c] * portfolio.rate(c))
+            base = portfolio.base_currency
+            said = f"{withdrawn:,.2f} {base}"
+            if set(s.contribution) == {largest} and largest != base:
+                # Said in the currency the field is in, its base value beside it.
+                said = f"{-s.contribution[largest]:,.2f} {largest} ({said})"
             raise PortfolioError(
                 f"settings.contribution.{largest}",
-                f"a withdrawal of {withdrawn:,.2f} {portfolio.base_currency} is not less than "
-                f"the whole portfolio ({total + withdrawn:,.2f} {portfolio.base_currency})",
+                f"a withdrawal of {said} is not less than the whole portfolio "
+                f"({total + withdrawn:,.2f} {base})",
             )
         raise PortfolioError(
             "", "the portfolio has no value to rebalance (holdings and cash are 0)"
@@ -201,6 +206,7 @@ def build_problem(portfolio: Portfolio, *, full_margin: bool = False) -> Problem
     for i, h in enumerate(holdings):
         if h.locked:
             lo[i] = hi[i] = 0.0
+    warnings.extend(_locked_empty_targets(portfolio))
     # A position whose whole value is below the minimum trade cannot be sold at all.
     lo[held * unit < s.min_trade_value] = 0.0
 
@@ -268,6 +274,23 @@ def build_problem(portfolio: Portfolio, *, full_margin: bool = False) -> Problem
         margin_short=short,
         rounding_margin=float((margin * rate).sum()),
     )
+
+
+def _locked_empty_targets(portfolio: Portfolio) -> list[str]:
+    """A target on a ticker whose rows are all locked and hold nothing can never be met:
+    most likely the lock was meant for another row, so the plan says so."""
+    listed: set[str] = set()
+    tradable: set[str] = set()  # tickers with a row that is unlocked or holds something
+    for h in portfolio.holdings:
+        listed.add(h.ticker)
+        if not h.locked or h.quantity != 0:
+            tradable.add(h.ticker)
+    return [
+        f"{ticker}: target {weight:.2%}, but its holdings rows are locked and hold nothing, "
+        "so it is never bought (unlock it or move its target)"
+        for ticker, weight in portfolio.targets.items()
+        if weight > 0 and ticker in listed and ticker not in tradable
+    ]
 
 
 def without_margin(problem: Problem, trading: BoolArray) -> Problem:
