@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, replace
 
 import numpy as np
+import numpy.typing as npt
 
 from xlrebalance.errors import InfeasibleError
 from xlrebalance.model import (
@@ -294,11 +295,15 @@ def _spend_rounding_margin(portfolio: Portfolio, result: TradeResult) -> TradeRe
     if not result.problem.fractional or not trading.any():
         return result
     problem = without_margin(result.problem, trading)
+    bound = _cash_bound_accounts(result.problem, state, trading)
+    if not bound:
+        return result
     topped = TradeState(problem, state.trades())
     fees, taxes = _rounded_costs(portfolio, topped)
     billed = [f + t for f, t in zip(fees, taxes, strict=True)]
-    for a, rows in enumerate(_rows_of(problem)):
-        movable = [i for i in rows if topped.x[i] != 0]
+    rows_of = _rows_of(problem)
+    for a in bound:
+        movable = [i for i in rows_of[a] if topped.x[i] != 0]
         for _ in range(2 * len(movable) + 4):
             if not _top_up_once(portfolio, topped, a, movable, billed):
                 break
@@ -310,6 +315,23 @@ def _spend_rounding_margin(portfolio: Portfolio, result: TradeResult) -> TradeRe
         gap=max(0.0, topped.objective / problem.total - result.report.bound),
     )
     return TradeResult(topped.trades(), topped, report, problem)
+
+
+def _cash_bound_accounts(
+    p: Problem, state: TradeState, trading: npt.NDArray[np.bool_]
+) -> list[int]:
+    """Accounts that may pay for more: the plan left them less cash than their margin plus
+    one step of each of their trades (rounding each row to 10**-6 shares may leave up to a
+    step). An account with cash to spare (a cash target, every ticker at its target) was not
+    held back, and checking it would cost time on large books for nothing."""
+    freed = ((p.withheld_native - p.reserve_native) * p.rate).sum(axis=1)
+    left = (np.array(state.balances) * p.rate).sum(axis=1)
+    steps = np.bincount(
+        p.account[trading],
+        weights=p.unit[trading] * p.step * (1 + p.fee_rate[trading]),
+        minlength=len(p.accounts),
+    )
+    return [a for a in range(len(p.accounts)) if 0 < left[a] + freed[a] <= freed[a] + steps[a]]
 
 
 def _billed_cost(portfolio: Portfolio, state: TradeState, i: int, q: float) -> float:
@@ -342,9 +364,14 @@ def _top_up_once(
         x, c, price = state.x[i], int(p.currency[i]), float(p.price_native[i])
 
         def settles(q: float, x: float = x, c: int = c, price: float = price, i: int = i) -> bool:
+            """Cash pays for ``q`` with costs as billed and as the planner counts them
+            (fees rounded down bill less than it counts: it keeps to its own count), and
+            no group cap breaks."""
             balances = real[:]
             balances[c] -= (q - x) * price + _billed_cost(portfolio, state, i, q) - billed[i]
-            return settle(balances, rates, p.base, p.auto_fx, p.fx_spread).feasible
+            if not settle(balances, rates, p.base, p.auto_fx, p.fx_spread).feasible:
+                return False
+            return state.evaluate(i, q)[1]
 
         ceiling = min(p.hi[i], -step) if x < 0 else p.hi[i]  # a sale stays a sale
         most = math.floor((ceiling - x) / step + 1e-9)
