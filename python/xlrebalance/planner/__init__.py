@@ -46,7 +46,7 @@ from xlrebalance.planner.search import (
     repair,
     round_trades,
 )
-from xlrebalance.planner.state import TradeState
+from xlrebalance.planner.state import COST_WEIGHT, TradeState
 
 __all__ = ["PlannerOptions", "assemble_plan", "plan", "plan_trades"]
 
@@ -295,19 +295,23 @@ def _spend_rounding_margin(portfolio: Portfolio, result: TradeResult) -> TradeRe
     if not result.problem.fractional or not trading.any():
         return result
     problem = without_margin(result.problem, trading)
-    bound = _cash_bound_accounts(result.problem, state, trading)
-    if not bound:
-        return result
     topped = TradeState(problem, state.trades())
     fees, taxes = _rounded_costs(portfolio, topped)
     billed = [f + t for f, t in zip(fees, taxes, strict=True)]
+    dropped = _drop_dust(topped, billed)
+    bound = _cash_bound_accounts(result.problem, state, trading, dropped)
+    if not bound and not dropped.any():
+        return result
     rows_of = _rows_of(problem)
     for a in bound:
         movable = [i for i in rows_of[a] if topped.x[i] != 0]
         for _ in range(2 * len(movable) + 4):
             if not _top_up_once(portfolio, topped, a, movable, billed):
                 break
-    if topped.objective >= state.objective or not _settles(portfolio, problem, topped):
+    before = state.objective + _rounding_weight(state, fees, taxes)
+    if topped.objective + _rounding_weight(topped, billed, [0.0] * problem.size) >= before:
+        return result
+    if not _settles(portfolio, problem, topped):
         return result
     report = replace(
         result.report,
@@ -317,14 +321,46 @@ def _spend_rounding_margin(portfolio: Portfolio, result: TradeResult) -> TradeRe
     return TradeResult(topped.trades(), topped, report, problem)
 
 
+def _rounding_weight(state: TradeState, fees: list[float], taxes: list[float]) -> float:
+    """What billing adds to the objective's costs: fees and taxes as billed (``fees`` and
+    ``taxes`` per position, native) less what the planner counts, at the costs' weight."""
+    p = state.problem
+    extra = 0.0
+    for i, q in enumerate(state.x):
+        if q != 0:
+            counted = state.fee_native(i) + state.tax_native(i)
+            extra += (fees[i] + taxes[i] - counted) * float(p.rate[p.currency[i]])
+    return COST_WEIGHT * extra
+
+
+def _drop_dust(state: TradeState, billed: list[float]) -> FloatArray:
+    """Undo the trades whose billed cost is above what the planner counted by more than they
+    are worth: 10**-6 share bought for a fee of 0.0000003 USD that is billed a whole cent.
+    The cash each account gets back (base currency), for the top-up to spend."""
+    p = state.problem
+    freed = np.zeros(len(p.accounts))
+    for i, q in enumerate(state.x):
+        if q == 0:
+            continue
+        extra = billed[i] - state.fee_native(i) - state.tax_native(i)
+        if extra <= 0:
+            continue
+        delta, ok = state.evaluate(i, 0.0)
+        if ok and delta < COST_WEIGHT * extra * float(p.rate[p.currency[i]]):
+            freed[p.account[i]] += (q * p.price_native[i] + billed[i]) * p.rate[p.currency[i]]
+            state.apply(i, 0.0)
+            billed[i] = 0.0
+    return freed
+
+
 def _cash_bound_accounts(
-    p: Problem, state: TradeState, trading: npt.NDArray[np.bool_]
+    p: Problem, state: TradeState, trading: npt.NDArray[np.bool_], dropped: FloatArray
 ) -> list[int]:
     """Accounts that may pay for more: the plan left them less cash than their margin plus
     one step of each of their trades (rounding each row to 10**-6 shares may leave up to a
     step). An account with cash to spare (a cash target, every ticker at its target) was not
     held back, and checking it would cost time on large books for nothing."""
-    freed = ((p.withheld_native - p.reserve_native) * p.rate).sum(axis=1)
+    freed = ((p.withheld_native - p.reserve_native) * p.rate).sum(axis=1) + dropped
     left = (np.array(state.balances) * p.rate).sum(axis=1)
     steps = np.bincount(
         p.account[trading],
