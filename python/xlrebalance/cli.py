@@ -8,6 +8,7 @@ openpyxl, yfinance and rich are imported by the handler that uses them.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -61,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
         "file",
         help="portfolio JSON document (see docs/portfolio-format.md) or workbook (.xlsx, .xlsm)",
     )
+    # A shell glob (examples/*.json) gives several files: said plainly, not "unrecognized".
+    p.add_argument("more_files", nargs="*", help=argparse.SUPPRESS)
     p.add_argument(
         "--offline", action="store_true", help="use the prices and FX rates in the file only"
     )
@@ -95,6 +98,14 @@ def _plan(args: argparse.Namespace) -> int:
     from xlrebalance.pnl import pnl_report
     from xlrebalance.quotes import fill_prices
 
+    if args.more_files:
+        files = [args.file, *args.more_files]
+        print(
+            f"xlrebalance: error: plan takes one portfolio file, got {len(files)} "
+            f"({', '.join(files)}); run it once per file",
+            file=sys.stderr,
+        )
+        return 2
     inp = None
     if workbook_commands.is_workbook(args.file):
         inp = workbook_commands.load_workbook_input(args.file, offline=args.offline)
@@ -153,3 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("xlrebalance: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`xlrebalance plan ... | head`): nothing left to say. Point
+        # stdout at nothing so the interpreter's final flush does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
