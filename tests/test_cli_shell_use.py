@@ -5,23 +5,13 @@ the checkout."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
+from installed_cli import console_script
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "python/xlrebalance/templates/examples"
-
-
-def _script() -> str:
-    here = Path(sys.executable).parent / ("xlrebalance.exe" if os.name == "nt" else "xlrebalance")
-    found = str(here) if here.exists() else shutil.which("xlrebalance")
-    if found is None:
-        pytest.fail("the xlrebalance console script is not installed beside the interpreter")
-    return found
 
 
 def test_a_glob_of_several_files_says_plan_takes_one(tmp_path: Path) -> None:
@@ -31,7 +21,7 @@ def test_a_glob_of_several_files_says_plan_takes_one(tmp_path: Path) -> None:
     files = sorted(p.name for p in tmp_path.glob("*.json"))
     assert len(files) >= 2
     out = subprocess.run(
-        [_script(), "plan", *files, "--offline"],
+        [console_script(), "plan", *files, "--offline"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -67,7 +57,7 @@ def test_output_piped_into_a_reader_that_stops_early_is_no_traceback(tmp_path: P
     book = tmp_path / "large.json"
     _large_book(book)
     with subprocess.Popen(
-        [_script(), "plan", str(book), "--offline", "--json"],
+        [console_script(), "plan", str(book), "--offline", "--json"],
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -8,22 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from plancheck import document
 
-
-def _script() -> str:
-    here = Path(sys.executable).parent / ("xlrebalance.exe" if os.name == "nt" else "xlrebalance")
-    found = str(here) if here.exists() else shutil.which("xlrebalance")
-    if found is None:
-        pytest.fail("the xlrebalance console script is not installed beside the interpreter")
-    return found
+from installed_cli import console_script
 
 
 def plan_error(doc: dict[str, Any], folder: Path) -> str:
@@ -31,7 +23,7 @@ def plan_error(doc: dict[str, Any], folder: Path) -> str:
     path = folder / "portfolio.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
     out = subprocess.run(
-        [_script(), "plan", str(path), "--offline", "--json"],
+        [console_script(), "plan", str(path), "--offline", "--json"],
         cwd=folder,
         capture_output=True,
         text=True,
@@ -209,7 +201,7 @@ def _plan_json(doc: dict[str, Any], folder: Path) -> dict[str, Any]:
     path = folder / "portfolio.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
     out = subprocess.run(
-        [_script(), "plan", str(path), "--offline", "--json"],
+        [console_script(), "plan", str(path), "--offline", "--json"],
         cwd=folder,
         capture_output=True,
         text=True,

@@ -9,17 +9,15 @@ dropping trades whose billed fee is worth more than they are."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 from plancheck import check_plan, document, run
+
+from installed_cli import console_script
 
 STEP = 1e-6
 CENT = 0.01
@@ -50,20 +48,12 @@ def _idle_usd(out: dict[str, Any]) -> float:
     return float(out["summary"]["cash_after"]["a"]["USD"])
 
 
-def _script() -> str:
-    here = Path(sys.executable).parent / ("xlrebalance.exe" if os.name == "nt" else "xlrebalance")
-    found = str(here) if here.exists() else shutil.which("xlrebalance")
-    if found is None:
-        pytest.fail("the xlrebalance console script is not installed beside the interpreter")
-    return found
-
-
 def test_sixty_us_rows_leave_no_idle_margin_through_the_cli(tmp_path: Path) -> None:
     doc = _sixty_rows()
     path = tmp_path / "sixty.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
     done = subprocess.run(
-        [_script(), "plan", str(path), "--offline", "--json"],
+        [console_script(), "plan", str(path), "--offline", "--json"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

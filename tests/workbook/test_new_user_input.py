@@ -6,10 +6,7 @@ a Settings sheet without its Key column."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +14,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from installed_cli import run_console as xlrebalance
 from xlrebalance import cells
 from xlrebalance.workbook.build import build_workbook
 from xlrebalance.workbook.schema import HEADER_ROW, HOLDINGS, Lang
@@ -24,25 +22,6 @@ from xlrebalance.workbook.schema import HEADER_ROW, HOLDINGS, Lang
 COLUMN = {c.key: i for i, c in enumerate(HOLDINGS.columns, start=1)}
 NEXT = 15  # the first Holdings row below the seed example's eleven
 THEMES = ("XLK", "SOXX", "TQQQ")
-
-
-def _script() -> str:
-    here = Path(sys.executable).parent / ("xlrebalance.exe" if os.name == "nt" else "xlrebalance")
-    found = str(here) if here.exists() else shutil.which("xlrebalance")
-    if found is None:
-        pytest.fail("the xlrebalance console script is not installed beside the interpreter")
-    return found
-
-
-def xlrebalance(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [_script(), *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
 
 
 @pytest.fixture(scope="module")

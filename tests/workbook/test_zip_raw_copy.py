@@ -19,7 +19,6 @@ import re
 import shutil
 import struct
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from installed_cli import console_script
 from xlrebalance.workbook import foreign, zipcopy
 from xlrebalance.workbook.book import OpenpyxlBook
 from xlrebalance.workbook.build import build_workbook
@@ -45,17 +45,9 @@ X14AC = b"http://schemas.microsoft.com/office/spreadsheetml/2009/9/ac"
 MC = b"http://schemas.openxmlformats.org/markup-compatibility/2006"
 
 
-def _script() -> str:
-    here = Path(sys.executable).parent / ("xlrebalance.exe" if os.name == "nt" else "xlrebalance")
-    found = str(here) if here.exists() else shutil.which("xlrebalance")
-    if found is None:
-        pytest.fail("the xlrebalance console script is not installed beside the interpreter")
-    return found
-
-
 def _refresh(book: Path, cwd: Path) -> None:
     run = subprocess.run(
-        [_script(), "refresh", str(book), "--offline"],
+        [console_script(), "refresh", str(book), "--offline"],
         cwd=cwd,
         capture_output=True,
         text=True,
