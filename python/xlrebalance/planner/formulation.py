@@ -91,6 +91,54 @@ def _fx_pairs(problem: Problem) -> list[tuple[int, int]]:
     ]
 
 
+class _Rows:
+    """The constraint rows as they are added: entries kept as blocks of arrays, so that the
+    per-ticker and per-position rows are built with numpy, not entry by entry. Zero entries
+    are left out, as a sparse matrix would."""
+
+    def __init__(self) -> None:
+        self._rows: list[IntArray] = []
+        self._cols: list[IntArray] = []
+        self._vals: list[FloatArray] = []
+        self._lower: list[FloatArray] = []
+        self._upper: list[FloatArray] = []
+        self.count = 0
+
+    def add(self, entries: list[tuple[int, float]], lo: float, hi: float) -> None:
+        """One row from (column, value) pairs."""
+        self.add_block(
+            np.zeros(len(entries), dtype=np.int64),
+            np.array([col for col, _ in entries], dtype=np.int64),
+            np.array([float(val) for _, val in entries], dtype=np.float64),
+            np.array([lo], dtype=np.float64),
+            np.array([hi], dtype=np.float64),
+        )
+
+    def add_block(
+        self, rows: IntArray, cols: IntArray, vals: FloatArray, lo: FloatArray, hi: FloatArray
+    ) -> None:
+        """``len(lo)`` rows at once; ``rows`` counts from the first of them."""
+        keep = vals != 0.0
+        self._rows.append(rows[keep].astype(np.int64) + self.count)
+        self._cols.append(cols[keep].astype(np.int64))
+        self._vals.append(vals[keep].astype(np.float64))
+        self._lower.append(lo)
+        self._upper.append(hi)
+        self.count += int(lo.shape[0])
+
+    def lower(self) -> FloatArray:
+        return np.concatenate(self._lower) if self._lower else np.zeros(0)
+
+    def upper(self) -> FloatArray:
+        return np.concatenate(self._upper) if self._upper else np.zeros(0)
+
+    def matrix(self, ncol: int) -> sparse.csc_array:
+        rows = np.concatenate(self._rows) if self._rows else np.zeros(0, dtype=np.int64)
+        cols = np.concatenate(self._cols) if self._cols else np.zeros(0, dtype=np.int64)
+        vals = np.concatenate(self._vals) if self._vals else np.zeros(0)
+        return sparse.csc_array((vals, (rows, cols)), shape=(self.count, ncol))
+
+
 def formulate(problem: Problem, *, relax: bool = False) -> Formulation:
     """Build the MILP (``relax``: the LP without binaries, minimum fees or trade sizes)."""
     p = problem
@@ -150,74 +198,92 @@ def formulate(problem: Problem, *, relax: bool = False) -> Formulation:
     cost[k0] = COST_WEIGHT
     col_upper[z0:f0] = 1.0
     integrality[z0:f0] = 1
-    cost_columns = [(col, float(k_cost[col])) for col in np.flatnonzero(k_cost).tolist()]
 
-    rows: list[int] = []
-    cols: list[int] = []
-    vals: list[float] = []
-    lower: list[float] = []
-    upper: list[float] = []
-
-    def add_row(entries: list[tuple[int, float]], lo: float, hi: float) -> None:
-        r = len(lower)
-        for col, val in entries:
-            if val != 0.0:
-                rows.append(r)
-                cols.append(col)
-                vals.append(float(val))
-        lower.append(lo)
-        upper.append(hi)
+    rows = _Rows()
+    add_row = rows.add
 
     # K = every cost column's cost.
-    add_row([(k0, 1.0), *[(c, -v) for c, v in cost_columns]], 0.0, 0.0)
-    for t in range(k):
-        add_row([(c0 + t, 1.0), (k0 if t == 0 else c0 + t - 1, -1.0)], 0.0, 0.0)
+    cost_columns = np.flatnonzero(k_cost)
+    rows.add_block(
+        np.zeros(cost_columns.size + 1, dtype=np.int64),
+        np.concatenate([[k0], cost_columns]),
+        np.concatenate([[1.0], -k_cost[cost_columns]]),
+        np.zeros(1),
+        np.zeros(1),
+    )
+    # Each copy of K equals the one before it (the first equals K).
+    chain = np.arange(k)
+    rows.add_block(
+        np.concatenate([chain, chain]),
+        np.concatenate([c0 + chain, np.where(chain == 0, k0, c0 + chain - 1)]),
+        np.concatenate([np.ones(k), np.full(k, -1.0)]),
+        np.zeros(k),
+        np.zeros(k),
+    )
     value0 = np.bincount(p.ticker, weights=p.unit * p.held, minlength=k)
     share = p.target_value / p.total
-    members_of: list[list[int]] = [[] for _ in range(k)]
-    for i, t in enumerate(p.ticker.tolist()):
-        members_of[t].append(i)
-    unit = p.unit.tolist()
-    for t in range(k):
-        # e_t >= |value0 + trades - share (V - K)|
-        trade = [(b0 + i, unit[i]) for i in members_of[t]] + [
-            (s0 + i, -unit[i]) for i in members_of[t]
-        ]
-        trade.append((c0 + t, float(share[t])))
-        d0 = float(value0[t] - p.target_value[t])
-        add_row([(e0 + t, 1.0), *[(c, -v) for c, v in trade]], d0, np.inf)
-        add_row([(e0 + t, 1.0), *trade], -d0, np.inf)
+    # e_t >= |value0 + trades - share (V - K)|: rows 2t (e - trades >= d0) and 2t + 1
+    # (e + trades >= -d0), trades read as the ticker's buys and sales and its copy of K.
+    d0 = value0 - p.target_value
+    at = np.arange(n)
+    over, under = 2 * chain, 2 * chain + 1  # per ticker
+    over_i, under_i = 2 * p.ticker, 2 * p.ticker + 1  # per position
+    rows.add_block(
+        np.concatenate([over, over_i, over_i, over, under, under_i, under_i, under]),
+        np.concatenate([e0 + chain, b0 + at, s0 + at, c0 + chain] * 2),
+        np.concatenate([np.ones(k), -p.unit, p.unit, -share, np.ones(k), p.unit, -p.unit, share]),
+        np.stack([d0, -d0], axis=1).ravel(),
+        np.full(2 * k, np.inf),
+    )
     cash_share = 1.0 - p.cash_target_value / p.total
     gap0 = float(cash_share * p.total - value0.sum())
-    all_trades = [(b0 + i, unit[i]) for i in range(n)] + [(s0 + i, -unit[i]) for i in range(n)]
-    all_trades.append((k0, cash_share))
     # g >= |gap0 - trades - (1 - t_cash) K|: cash's distance from its target after costs.
-    add_row([(g0, 1.0), *all_trades], gap0, np.inf)
-    add_row([(g0, 1.0), *[(c, -v) for c, v in all_trades]], -gap0, np.inf)
+    row_entries = 2 * n + 2
+    rows.add_block(
+        np.repeat(np.arange(2), row_entries),
+        np.tile(np.concatenate([[g0], b0 + at, s0 + at, [k0]]), 2),
+        np.concatenate(
+            [[1.0], p.unit, -p.unit, [cash_share], [1.0], -p.unit, p.unit, [-cash_share]]
+        ),
+        np.array([gap0, -gap0]),
+        np.full(2, np.inf),
+    )
 
     # Cash per account and currency never below zero, costs and conversions included.
-    price = p.price_native.tolist()
-    fee_col_of = {i: f0 + j for j, i in enumerate(fee_positions.tolist())}
+    fee_col_of = np.full(n, -1, dtype=np.int64)
+    fee_col_of[fee_positions] = f0 + np.arange(len(fee_positions))
+    buy_cash = -p.price_native - linear_fee
+    sell_cash = p.price_native - linear_fee - tax
     for a in range(len(p.accounts)):
         for c in range(len(p.currencies)):
-            entries: list[tuple[int, float]] = []
-            for i in np.flatnonzero((p.account == a) & (p.currency == c)).tolist():
-                entries.append((b0 + i, -price[i] - linear_fee[i]))
-                entries.append((s0 + i, price[i] - linear_fee[i] - tax[i]))
-                if i in fee_col_of:
-                    entries.append((fee_col_of[i], -1.0))
+            here = np.flatnonzero((p.account == a) & (p.currency == c))
+            fx: list[tuple[int, float]] = []
             for j, (pa, pc) in enumerate(pairs):
                 if pa != a:
                     continue
                 if c == pc:
-                    entries.append((yin0 + j, 1.0))
-                    entries.append((yout0 + j, -1.0))
+                    fx.append((yin0 + j, 1.0))
+                    fx.append((yout0 + j, -1.0))
                 elif c == p.base:
-                    entries.append((yin0 + j, -p.rate[pc] * (1 + p.fx_spread)))
-                    entries.append((yout0 + j, p.rate[pc] * (1 - p.fx_spread)))
-            if entries or p.cash_native[a, c] < 0:
-                add_row(entries, -float(p.cash_native[a, c]), np.inf)
+                    fx.append((yin0 + j, -p.rate[pc] * (1 + p.fx_spread)))
+                    fx.append((yout0 + j, p.rate[pc] * (1 - p.fx_spread)))
+            if not (here.size or fx or p.cash_native[a, c] < 0):
+                continue
+            fees = here[fee_col_of[here] >= 0]
+            columns = [b0 + here, s0 + here, fee_col_of[fees], np.array([col for col, _ in fx])]
+            values = [buy_cash[here], sell_cash[here], np.full(fees.size, -1.0)]
+            values.append(np.array([val for _, val in fx]))
+            count = sum(part.size for part in columns)
+            rows.add_block(
+                np.zeros(count, dtype=np.int64),
+                np.concatenate(columns),
+                np.concatenate(values),
+                np.array([-float(p.cash_native[a, c])]),
+                np.array([np.inf]),
+            )
 
+    unit = p.unit.tolist()
+    price = p.price_native.tolist()
     # Group caps: value + cap * (all costs) <= cap * total.
     # An unreachable cap: the group's value may not rise (its trades sum to <= 0).
     for rule in p.caps:
@@ -244,15 +310,12 @@ def formulate(problem: Problem, *, relax: bool = False) -> Formulation:
         add_row([(f0 + j, 1.0), (b0 + i, -fee_per_share), (s0 + i, -fee_per_share)], 0.0, np.inf)
         add_row([(f0 + j, 1.0), (z0 + zj, -p.fee_min_native[i])], 0.0, np.inf)
 
-    matrix = sparse.csc_array(
-        (np.array(vals), (np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64))),
-        shape=(len(lower), ncol),
-    )
+    matrix = rows.matrix(ncol)
     return Formulation(
         cost=cost,
         matrix=matrix,
-        row_lower=np.array(lower),
-        row_upper=np.array(upper),
+        row_lower=rows.lower(),
+        row_upper=rows.upper(),
         col_lower=col_lower,
         col_upper=col_upper,
         integrality=integrality,

@@ -622,6 +622,11 @@ class _TickerBound:
         self.multi = np.flatnonzero(~self.single).tolist()
         self.members = [np.flatnonzero(p.ticker == t) for t in self.multi]
         self.cash = (p.cash_native * p.rate[None, :]).sum(axis=1)
+        # The same per-ticker terms with the candidates first: batches over many multipliers
+        # then take their minimum across a few contiguous rows, not along a short last axis.
+        self.base_t = np.ascontiguousarray(self.base.T)
+        self.phi_t = np.ascontiguousarray(self.phi.T)
+        self.move_t = np.ascontiguousarray(self.move.T)
 
     def best_prices(self, lam: float, mu: FloatArray) -> FloatArray:
         """Each account's best price of cash with ``lam`` fixed, on a grid of [0, 2.5] and
@@ -631,8 +636,8 @@ class _TickerBound:
         if weight < 0:
             return mu
         single = self.single
-        f = (self.base + weight * self.phi - lam * self.move)[single]
-        move, account = self.move[single], self.account[single]
+        f = (self.base_t + weight * self.phi_t - lam * self.move_t)[:, single]
+        move, account = self.move_t[:, single], self.account[single]
         out = mu.copy()
         for coarse in (True, False):
             if coarse:
@@ -641,11 +646,14 @@ class _TickerBound:
             else:
                 offsets = np.linspace(-0.05, 0.05, 21)
                 points = np.maximum(out[:, None] + offsets[None, :], 0.0)
-            totals = np.empty(points.shape)
-            for j in range(points.shape[1]):
-                price = points[account, j]
-                chosen = (f + price[:, None] * move).min(axis=1)
-                totals[:, j] = np.bincount(account, chosen, self.n_acc) - points[:, j] * self.cash
+            # Every grid point at once: (points, candidates, tickers), each ticker's best
+            # candidate, then each account's sum per point (bincount adds in ticker order).
+            price = points[account, :].T
+            chosen = (f[None] + price[:, None, :] * move[None]).min(axis=1)
+            width = points.shape[1]
+            bins = (np.arange(width)[:, None] * self.n_acc + account[None, :]).ravel()
+            sums = np.bincount(bins, chosen.ravel(), width * self.n_acc)
+            totals = sums.reshape(width, self.n_acc).T - points * self.cash[:, None]
             out = points[np.arange(self.n_acc), np.argmax(totals, axis=1)].copy()
         return np.asarray(out, dtype=np.float64)
 
@@ -668,11 +676,11 @@ class _TickerBound:
         weight = COST_WEIGHT - lams * self.c1 - self.s_total
         price, penalty = self._prices(mu)
         f = (
-            self.base[None]
-            + weight[:, None, None] * self.phi[None]
-            + (price[None, :, None] - lams[:, None, None]) * self.move[None]
+            self.base_t[None]
+            + weight[:, None, None] * self.phi_t[None]
+            + (price[None, None, :] - lams[:, None, None]) * self.move_t[None]
         )
-        values = lams * self.gap0 + f.min(axis=2).sum(axis=1) - penalty - float(mu @ self.cash)
+        values = lams * self.gap0 + f.min(axis=1).sum(axis=1) - penalty - float(mu @ self.cash)
         values = np.where(weight >= 0, values, -np.inf)
         at = len(lams) - 1 - int(np.argmax(values[::-1]))
         return float(values[at]), float(lams[at])
