@@ -109,3 +109,36 @@ def test_a_backtest_session_also_leaves_a_cap_its_only_sale_cannot_pay_for() -> 
     for planned in (plan(portfolio_from_dict(doc)), PlanSession().plan(portfolio_from_dict(doc))):
         assert planned.orders == ()
         assert any("G0 stays above its cap" in w for w in planned.warnings)
+
+
+def test_withdrawal_paid_by_a_sale_whose_tax_is_above_the_sizing_slack() -> None:
+    # 0.214 share at 32,105 KRW, no cash, 4,809 KRW withdrawn, a 500 KRW minimum fee and the
+    # 0.2% sale tax: selling 0.165696 share pays it. Repair sized its covering sale with 0.1%
+    # slack for the sale's own costs; short of the tax, it fell to 1e-6 share steps, ran out of
+    # rounds 501.50 KRW short and raised InfeasibleError. Found by a fresh Hypothesis run
+    # against the reference MILP.
+    doc = {
+        "version": 1,
+        "base_currency": "KRW",
+        "accounts": [{"id": "acc0", "cash": {"KRW": 0}}],
+        "holdings": [
+            {"account": "acc0", "ticker": "000001", "market": "KR", "kind": "STOCK",
+             "price": 32105, "quantity": 0.214}
+        ],
+        "targets": {"000001": 1.0},
+        "settings": {
+            "contribution": {"KRW": -4809},
+            "fractional": True,
+            "fees": {"KR": {"rate": 0, "min": 500}},
+            "sell_tax": {"KR:STOCK": 0.002},
+            "auto_fx": False,
+        },
+    }  # fmt: skip
+    for planned in (plan(portfolio_from_dict(doc)), PlanSession().plan(portfolio_from_dict(doc))):
+        (order,) = planned.orders
+        assert order.side.value == "SELL" and order.quantity <= 0.214
+        # The withdrawal, the fee and the tax are paid from the sale, and no more is sold than
+        # a few steps beyond what pays them.
+        assert order.amount - order.fees - order.taxes >= 4809
+        assert order.quantity < 0.1658
+        assert planned.summary.cash_after["acc0"]["KRW"] >= 0
