@@ -142,3 +142,42 @@ def test_withdrawal_paid_by_a_sale_whose_tax_is_above_the_sizing_slack() -> None
         assert order.amount - order.fees - order.taxes >= 4809
         assert order.quantity < 0.1658
         assert planned.summary.cash_after["acc0"]["KRW"] >= 0
+
+
+def test_withdrawal_needs_one_more_sale_that_pays_its_own_minimum_fee() -> None:
+    # 40,720 KRW short after cash; each KR sale pays a 500 KRW minimum fee. Repair sold the
+    # small rows whole, was 141.99 KRW short, and sized the next sale for 141.99 KRW alone:
+    # the 500 KRW fee of a new trade made every such sale a loss, so it raised
+    # InfeasibleError although a sliver of 000004 pays both. Found by a fresh Hypothesis run
+    # against the reference MILP.
+    def kr(ticker: str, kind: str, price: float, quantity: float) -> dict[str, object]:
+        return {"account": "acc0", "ticker": ticker, "market": "KR", "kind": kind,
+                "price": price, "quantity": quantity}  # fmt: skip
+
+    doc = {
+        "version": 1,
+        "base_currency": "KRW",
+        "fx": {"USDKRW": 1385.5},
+        "accounts": [{"id": "acc0", "cash": {"KRW": 6934000}}],
+        "holdings": [
+            kr("000002", "STOCK", 3545, 0.192),
+            kr("000003", "ETF", 1455, 2.08),
+            kr("000000", "STOCK", 181980, 0.048),
+            kr("000001", "STOCK", 1620, 0.669),
+            {"account": "acc0", "ticker": "U6", "market": "US", "price": 2.51, "quantity": 27.903},
+            kr("000004", "STOCK", 104415, 0.252),
+            kr("000007", "ETF", 26840, 1.408),
+            {"account": "acc0", "ticker": "U5", "market": "US", "price": 42.55, "quantity": 1.387},
+        ],
+        "targets": {"000000": 10 / 19, "000004": 6 / 19, "000007": 3 / 19},
+        "settings": {
+            "contribution": {"KRW": -6974720},
+            "fractional": True,
+            "fees": {"US": {"rate": 0, "min": 0}, "KR": {"rate": 0, "min": 500}},
+            "sell_tax": {"KR:STOCK": 0.002, "KR:ETF": 0.0},
+            "auto_fx": False,
+        },
+    }
+    for planned in (plan(portfolio_from_dict(doc)), PlanSession().plan(portfolio_from_dict(doc))):
+        assert planned.orders and all(o.side.value == "SELL" for o in planned.orders)
+        assert planned.summary.cash_after["acc0"]["KRW"] >= 0

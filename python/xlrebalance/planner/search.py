@@ -63,6 +63,10 @@ def _net_unit(p: Problem, i: int) -> float:
     return float(p.unit[i]) * max(kept, 0.5)
 
 
+def _fee_min_base(p: Problem, i: int) -> float:
+    return float(p.fee_min_native[i] * p.rate[p.currency[i]])
+
+
 def repair(state: TradeState, *, keep_cash: bool = False) -> None:
     """Make the plan feasible: in the offending account or group, apply the allowed change
     (cut a buy, undo a trade, sell more) that relieves the most infeasibility per unit of
@@ -94,8 +98,9 @@ def repair(state: TradeState, *, keep_cash: bool = False) -> None:
             # A little more than the need: the sale's own costs (tax, fees, the FX spread on
             # foreign proceeds) come out of what it brings, and a change that falls short by
             # them would not count as covering (a 0.2% tax once made repair crawl in 1e-6
-            # share steps and give up).
-            shares = max(step, math.ceil(need * 1.001 / _net_unit(p, i) / step) * step)
+            # share steps and give up). A sale that starts a trade pays its minimum fee too.
+            cover = need * 1.001 + (_fee_min_base(p, i) if x == 0 else 0.0)
+            shares = max(step, math.ceil(cover / _net_unit(p, i) / step) * step)
             for q in sorted({0.0, x - step, x - shares}):
                 q = round(max(q, state.lo[i]), 9)
                 if 0 < abs(q) < state.min_qty[i]:
