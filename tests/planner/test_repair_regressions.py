@@ -109,3 +109,75 @@ def test_a_backtest_session_also_leaves_a_cap_its_only_sale_cannot_pay_for() -> 
     for planned in (plan(portfolio_from_dict(doc)), PlanSession().plan(portfolio_from_dict(doc))):
         assert planned.orders == ()
         assert any("G0 stays above its cap" in w for w in planned.warnings)
+
+
+def test_withdrawal_paid_by_a_sale_whose_tax_is_above_the_sizing_slack() -> None:
+    # 0.214 share at 32,105 KRW, no cash, 4,809 KRW withdrawn, a 500 KRW minimum fee and the
+    # 0.2% sale tax: selling 0.165696 share pays it. Repair sized its covering sale with 0.1%
+    # slack for the sale's own costs; short of the tax, it fell to 1e-6 share steps, ran out of
+    # rounds 501.50 KRW short and raised InfeasibleError. Found by a fresh Hypothesis run
+    # against the reference MILP.
+    doc = {
+        "version": 1,
+        "base_currency": "KRW",
+        "accounts": [{"id": "acc0", "cash": {"KRW": 0}}],
+        "holdings": [
+            {"account": "acc0", "ticker": "000001", "market": "KR", "kind": "STOCK",
+             "price": 32105, "quantity": 0.214}
+        ],
+        "targets": {"000001": 1.0},
+        "settings": {
+            "contribution": {"KRW": -4809},
+            "fractional": True,
+            "fees": {"KR": {"rate": 0, "min": 500}},
+            "sell_tax": {"KR:STOCK": 0.002},
+            "auto_fx": False,
+        },
+    }  # fmt: skip
+    for planned in (plan(portfolio_from_dict(doc)), PlanSession().plan(portfolio_from_dict(doc))):
+        (order,) = planned.orders
+        assert order.side.value == "SELL" and order.quantity <= 0.214
+        # The withdrawal, the fee and the tax are paid from the sale, and no more is sold than
+        # a few steps beyond what pays them.
+        assert order.amount - order.fees - order.taxes >= 4809
+        assert order.quantity < 0.1658
+        assert planned.summary.cash_after["acc0"]["KRW"] >= 0
+
+
+def test_withdrawal_needs_one_more_sale_that_pays_its_own_minimum_fee() -> None:
+    # 40,720 KRW short after cash; each KR sale pays a 500 KRW minimum fee. Repair sold the
+    # small rows whole, was 141.99 KRW short, and sized the next sale for 141.99 KRW alone:
+    # the 500 KRW fee of a new trade made every such sale a loss, so it raised
+    # InfeasibleError although a sliver of 000004 pays both. Found by a fresh Hypothesis run
+    # against the reference MILP.
+    def kr(ticker: str, kind: str, price: float, quantity: float) -> dict[str, object]:
+        return {"account": "acc0", "ticker": ticker, "market": "KR", "kind": kind,
+                "price": price, "quantity": quantity}  # fmt: skip
+
+    doc = {
+        "version": 1,
+        "base_currency": "KRW",
+        "fx": {"USDKRW": 1385.5},
+        "accounts": [{"id": "acc0", "cash": {"KRW": 6934000}}],
+        "holdings": [
+            kr("000002", "STOCK", 3545, 0.192),
+            kr("000003", "ETF", 1455, 2.08),
+            kr("000000", "STOCK", 181980, 0.048),
+            kr("000001", "STOCK", 1620, 0.669),
+            {"account": "acc0", "ticker": "U6", "market": "US", "price": 2.51, "quantity": 27.903},
+            kr("000004", "STOCK", 104415, 0.252),
+            kr("000007", "ETF", 26840, 1.408),
+            {"account": "acc0", "ticker": "U5", "market": "US", "price": 42.55, "quantity": 1.387},
+        ],
+        "targets": {"000000": 10 / 19, "000004": 6 / 19, "000007": 3 / 19},
+        "settings": {
+            "contribution": {"KRW": -6974720},
+            "fractional": True,
+            "fees": {"US": {"rate": 0, "min": 0}, "KR": {"rate": 0, "min": 500}},
+            "sell_tax": {"KR:STOCK": 0.002, "KR:ETF": 0.0},
+            "auto_fx": False,
+        },
+    }
+    for planned in (plan(portfolio_from_dict(doc)), PlanSession().plan(portfolio_from_dict(doc))):
+        assert planned.orders and all(o.side.value == "SELL" for o in planned.orders)
+        assert planned.summary.cash_after["acc0"]["KRW"] >= 0

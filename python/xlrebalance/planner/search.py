@@ -55,6 +55,18 @@ def _snap_to_min_trade(state: TradeState) -> None:
             state.apply(i, bigger if q < 0 and state.allowed(i, bigger) else 0.0)
 
 
+def _net_unit(p: Problem, i: int) -> float:
+    """What selling one share of position ``i`` brings after its proportional costs, in base
+    currency (at least half its value: a bound for sizing, not a price)."""
+    spread = p.fx_spread if p.auto_fx and int(p.currency[i]) != p.base else 0.0
+    kept = 1.0 - float(p.fee_rate[i]) - float(p.tax_rate[i]) - spread
+    return float(p.unit[i]) * max(kept, 0.5)
+
+
+def _fee_min_base(p: Problem, i: int) -> float:
+    return float(p.fee_min_native[i] * p.rate[p.currency[i]])
+
+
 def repair(state: TradeState, *, keep_cash: bool = False) -> None:
     """Make the plan feasible: in the offending account or group, apply the allowed change
     (cut a buy, undo a trade, sell more) that relieves the most infeasibility per unit of
@@ -83,9 +95,12 @@ def repair(state: TradeState, *, keep_cash: bool = False) -> None:
         best: tuple[tuple[bool, float], int, float] | None = None
         for i in pool:
             x = state.x[i]
-            # A little more than the need: the sale's own costs (tax, fees) count against a
-            # cap too, and a change that falls short by them would not count as covering.
-            shares = max(step, math.ceil(need * 1.001 / float(p.unit[i]) / step) * step)
+            # A little more than the need: the sale's own costs (tax, fees, the FX spread on
+            # foreign proceeds) come out of what it brings, and a change that falls short by
+            # them would not count as covering (a 0.2% tax once made repair crawl in 1e-6
+            # share steps and give up). A sale that starts a trade pays its minimum fee too.
+            cover = need * 1.001 + (_fee_min_base(p, i) if x == 0 else 0.0)
+            shares = max(step, math.ceil(cover / _net_unit(p, i) / step) * step)
             for q in sorted({0.0, x - step, x - shares}):
                 q = round(max(q, state.lo[i]), 9)
                 if 0 < abs(q) < state.min_qty[i]:
