@@ -22,6 +22,7 @@ from openpyxl.comments import Comment
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.table import Table
 
+from excel_shaped import sheet_parts, store_as_excel
 from installed_cli import run_console as xlrebalance
 from xlrebalance.workbook import foreign
 from xlrebalance.workbook.book import OpenpyxlBook
@@ -31,93 +32,7 @@ from xlrebalance.workbook.schema import HISTORY_SHEET, OWNED_SHEETS
 
 USER_SHEET = "MyData"
 USER_ROWS = 300
-X14AC = "http://schemas.microsoft.com/office/spreadsheetml/2009/9/ac"
-MC = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
-
-
-def _sheet_parts(path: Path) -> dict[str, str]:
-    """Sheet name -> part name."""
-    with zipfile.ZipFile(path) as z:
-        workbook = z.read("xl/workbook.xml").decode()
-        rels = z.read("xl/_rels/workbook.xml.rels").decode()
-    targets: dict[str, str] = {}
-    for rel in re.findall(r"<Relationship [^>]*/>", rels):
-        rid = re.search(r'Id="(\w+)"', rel)
-        target = re.search(r'Target="([^"]+)"', rel)
-        assert rid and target
-        name = target.group(1).lstrip("/")
-        targets[rid.group(1)] = name if name.startswith("xl/") else "xl/" + name
-    found = {}
-    for sheet in re.findall(r"<sheet [^>]*/>", workbook):
-        name = re.search(r'name="([^"]+)"', sheet)
-        rid = re.search(r'r:id="(\w+)"', sheet)
-        assert name and rid
-        found[name.group(1)] = targets[rid.group(1)]
-    return found
-
-
-def _excel_like(path: Path) -> None:
-    """Rewrite ``path`` as Excel would store it: every inline string moved to one shared
-    strings table, ``x14ac:dyDescent`` on the user sheet's rows, and half of the user sheet's
-    bold cells pointing at a duplicate of their ``cellXfs`` entry."""
-    sheets = _sheet_parts(path)
-    strings: dict[bytes, int] = {}
-
-    def shared(match: re.Match[bytes]) -> bytes:
-        index = strings.setdefault(match.group(3), len(strings))
-        return b"<c" + match.group(1) + b' t="s"' + match.group(2) + b"><v>%d</v></c>" % index
-
-    inline = re.compile(rb'<c\b([^>/]*?)\st="inlineStr"([^>/]*)><is>(.*?)</is></c>', re.S)
-    with zipfile.ZipFile(path) as z:
-        parts = {i.filename: z.read(i) for i in z.infolist()}
-    for part in sheets.values():
-        parts[part] = inline.sub(shared, parts[part])
-    user = sheets[USER_SHEET]
-    parts[user] = parts[user].replace(
-        b"<worksheet ",
-        f'<worksheet xmlns:mc="{MC}" xmlns:x14ac="{X14AC}" mc:Ignorable="x14ac" '.encode(),
-        1,
-    )
-    parts[user] = re.sub(rb'<row r="(\d+)"', rb'<row r="\1" x14ac:dyDescent="0.25"', parts[user])
-    # A duplicate cellXfs entry, used by the user sheet's even rows' bold cells.
-    styles = parts["xl/styles.xml"].decode()
-    xfs = re.search(r'<cellXfs count="(\d+)">(.*?)</cellXfs>', styles, re.S)
-    assert xfs
-    bold = re.search(rb'<c r="B2" s="(\d+)"', parts[user])
-    assert bold
-    entries = re.findall(r"<xf\b[^>]*/>|<xf\b.*?</xf>", xfs.group(2), re.S)
-    duplicate = len(entries)
-    entries.append(entries[int(bold.group(1))])
-    styles = styles.replace(
-        xfs.group(0), f'<cellXfs count="{len(entries)}">{"".join(entries)}</cellXfs>'
-    )
-    parts["xl/styles.xml"] = styles.encode()
-    parts[user] = re.sub(
-        rb'<c r="B(\d*[02468])" s="' + bold.group(1) + rb'"',
-        rb'<c r="B\1" s="%d"' % duplicate,
-        parts[user],
-    )
-    sst = b"".join(b"<si>" + text + b"</si>" for text in strings)
-    parts["xl/sharedStrings.xml"] = (
-        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-        b'count="%d" uniqueCount="%d">%s</sst>' % (len(strings), len(strings), sst)
-    )
-    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
-        b"</Relationships>",
-        b'<Relationship Id="rIdStrings" Type="http://schemas.openxmlformats.org/'
-        b'officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
-        b"</Relationships>",
-    )
-    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
-        b"</Types>",
-        b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
-        b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
-    )
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in parts.items():
-            z.writestr(name, data)
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +60,7 @@ def user_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
             ws.cell(r, c, value)
     ws.add_table(Table(displayName="MyTable", ref="J1:L5"))
     save_workbook(wb, path, backup=False)
-    _excel_like(path)
+    store_as_excel(path, USER_SHEET)
     return path
 
 
@@ -182,7 +97,7 @@ def _part(path: Path, name: str) -> bytes:
 
 
 def _sheet_data(path: Path) -> bytes:
-    data = _part(path, _sheet_parts(path)[USER_SHEET])
+    data = _part(path, sheet_parts(path)[USER_SHEET])
     found = re.search(rb"<sheetData>.*</sheetData>", data, re.S)
     assert found
     return found.group(0)
@@ -264,8 +179,8 @@ def test_the_stripped_package_has_no_foreign_cells_and_no_shared_strings(
     assert set(found.sheets) == {USER_SHEET}
     assert found.strings_part == "xl/sharedStrings.xml"
     with zipfile.ZipFile(io.BytesIO(found.stripped)) as z:
-        user = z.read(_sheet_parts(user_book)[USER_SHEET])
-        holdings = z.read(_sheet_parts(user_book)["Holdings"])
+        user = z.read(sheet_parts(user_book)[USER_SHEET])
+        holdings = z.read(sheet_parts(user_book)["Holdings"])
         strings = z.read("xl/sharedStrings.xml")
     assert b"<sheetData/>" in user and b"<mergeCell " in user and b"<hyperlink " in user
     assert b' t="s"' not in holdings and b't="inlineStr"' in holdings
@@ -283,7 +198,7 @@ def test_sheet_sections_split_anywhere_rebuild_the_sheet(
 ) -> None:
     """Chunk boundaries inside tags or inside ``</sheetData>`` lose or move no byte."""
     monkeypatch.setattr(foreign, "CHUNK", chunk)
-    data = _part(user_book, _sheet_parts(user_book)[USER_SHEET])
+    data = _part(user_book, sheet_parts(user_book)[USER_SHEET])
     sections = list(foreign._sections(io.BytesIO(data)))
     assert b"".join(part for _, part in sections) == data
     body = b"".join(part for kind, part in sections if kind == "data")
@@ -325,7 +240,7 @@ def test_a_shared_string_cell_in_an_odd_form_loads_the_whole_workbook(
     which Excel never writes but a reader accepts) is not left pointing into the emptied
     table: the workbook is loaded whole instead, as before."""
     book = tmp_path / "odd.xlsm"
-    holdings = _sheet_parts(user_book)["Holdings"]
+    holdings = sheet_parts(user_book)["Holdings"]
     with zipfile.ZipFile(user_book) as z, zipfile.ZipFile(book, "w") as out:
         for info in z.infolist():
             data = z.read(info)

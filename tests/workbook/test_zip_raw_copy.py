@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
 import re
 import shutil
 import struct
-import subprocess
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,8 @@ from openpyxl.formatting.rule import CellIsRule
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from installed_cli import console_script
+from excel_shaped import sheet_parts, store_as_excel
+from installed_cli import run_console
 from xlrebalance.workbook import foreign, zipcopy
 from xlrebalance.workbook.book import OpenpyxlBook
 from xlrebalance.workbook.build import build_workbook
@@ -41,35 +40,12 @@ from xlrebalance.workbook.schema import HISTORY_SHEET
 USER_SHEET = "Notes"
 USER_ROWS = 400
 STRINGS = "xl/sharedStrings.xml"
-X14AC = b"http://schemas.microsoft.com/office/spreadsheetml/2009/9/ac"
-MC = b"http://schemas.openxmlformats.org/markup-compatibility/2006"
 
 
 def _refresh(book: Path, cwd: Path) -> None:
-    run = subprocess.run(
-        [console_script(), "refresh", str(book), "--offline"],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
+    run = run_console("refresh", str(book), "--offline", cwd=cwd)
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
-
-
-def _sheet_part(path: Path, sheet: str) -> str:
-    with zipfile.ZipFile(path) as z:
-        workbook = z.read("xl/workbook.xml").decode()
-        rels = z.read("xl/_rels/workbook.xml.rels").decode()
-    found = re.search(rf'<sheet [^>]*name="{sheet}"[^>]*r:id="(\w+)"', workbook)
-    assert found
-    rel = re.search(rf'<Relationship [^>]*Id="{found.group(1)}"[^>]*/>', rels)
-    assert rel
-    target = re.search(r'Target="([^"]+)"', rel.group(0))
-    assert target
-    name = target.group(1).lstrip("/")
-    return name if name.startswith("xl/") else "xl/" + name
 
 
 def _stored(path: Path, part: str) -> tuple[int, int, int, int, bytes]:
@@ -83,68 +59,6 @@ def _stored(path: Path, part: str) -> tuple[int, int, int, int, bytes]:
         f.seek(info.header_offset + 30 + header[10] + header[11])
         data = f.read(info.compress_size)
     return info.compress_type, info.CRC, info.compress_size, info.file_size, data
-
-
-def _excel_shaped(path: Path) -> None:
-    """Store the package as Excel does: every text cell in one shared-strings table,
-    ``x14ac:dyDescent`` on the user sheet's rows, half its bold cells styled through a
-    duplicate ``cellXfs`` entry; recompressed at zlib's default level (a refresh that rebuilt
-    a part would write level 1)."""
-    with zipfile.ZipFile(path) as z:
-        parts = {i.filename: z.read(i) for i in z.infolist()}
-    user = _sheet_part(path, USER_SHEET)
-    parts[user] = parts[user].replace(
-        b"<worksheet ",
-        b'<worksheet xmlns:mc="' + MC + b'" xmlns:x14ac="' + X14AC + b'" mc:Ignorable="x14ac" ',
-        1,
-    )
-    parts[user] = re.sub(rb'<row r="(\d+)"', rb'<row r="\1" x14ac:dyDescent="0.25"', parts[user])
-    bold = re.search(rb'<c r="B2" s="(\d+)"', parts[user])
-    xfs = re.search(rb'<cellXfs count="\d+">(.*?)</cellXfs>', parts["xl/styles.xml"], re.S)
-    assert bold and xfs
-    entries = re.findall(rb"<xf\b[^>]*/>|<xf\b.*?</xf>", xfs.group(1), re.S)
-    twin = len(entries)
-    entries.append(entries[int(bold.group(1))])
-    parts["xl/styles.xml"] = parts["xl/styles.xml"].replace(
-        xfs.group(0), b'<cellXfs count="%d">%s</cellXfs>' % (len(entries), b"".join(entries))
-    )
-    parts[user] = re.sub(
-        rb'<c r="B(\d*[02468])" s="' + bold.group(1) + rb'"',
-        rb'<c r="B\1" s="%d"' % twin,
-        parts[user],
-    )
-    strings: dict[bytes, int] = {}
-
-    def shared(match: re.Match[bytes]) -> bytes:
-        index = strings.setdefault(match.group(3), len(strings))
-        return b"<c" + match.group(1) + b' t="s"' + match.group(2) + b"><v>%d</v></c>" % index
-
-    inline = re.compile(rb'<c\b([^>/]*?)\st="inlineStr"([^>/]*)><is>(.*?)</is></c>', re.S)
-    for name in list(parts):
-        if name.startswith("xl/worksheets/sheet"):
-            parts[name] = inline.sub(shared, parts[name])
-    parts[STRINGS] = (
-        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-        b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-        b'count="%d" uniqueCount="%d">'
-        % (len(strings), len(strings))
-        + b"".join(b"<si>" + text + b"</si>" for text in strings)
-        + b"</sst>"
-    )
-    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
-        b"</Relationships>",
-        b'<Relationship Id="rIdStrings" Type="http://schemas.openxmlformats.org/'
-        b'officeDocument/2006/relationships/sharedStrings" Target="sharedStrings.xml"/>'
-        b"</Relationships>",
-    )
-    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
-        b"</Types>",
-        b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/'
-        b'vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>',
-    )
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in parts.items():
-            z.writestr(name, data)
 
 
 def _make_book(path: Path, *, comment: bool) -> Path:
@@ -174,7 +88,7 @@ def _make_book(path: Path, *, comment: bool) -> Path:
         ws["H5"] = "noted"
         ws["H5"].comment = Comment("a note", "me")
     save_workbook(wb, path, backup=False)
-    _excel_shaped(path)
+    store_as_excel(path, USER_SHEET)
     return path
 
 
@@ -239,17 +153,17 @@ def test_a_user_sheet_without_relationships_is_copied_compressed(
 ) -> None:
     book = tmp_path / "book.xlsm"
     shutil.copyfile(plain_book, book)
-    sheet_before = _stored(book, _sheet_part(book, USER_SHEET))
+    sheet_before = _stored(book, sheet_parts(book)[USER_SHEET])
     strings_before = _stored(book, STRINGS)
     cells_before = _cells(book)
     assert cells_before["conditional"] == ((f"B1:B{USER_ROWS}", "greaterThan", ("300",), True),)
     assert cells_before["B2"][1] is True  # bold through the duplicate cellXfs entry
-    assert b"x14ac:dyDescent" in zipfile.ZipFile(book).read(_sheet_part(book, USER_SHEET))
+    assert b"x14ac:dyDescent" in zipfile.ZipFile(book).read(sheet_parts(book)[USER_SHEET])
     history = _history_rows(book)
 
     for refreshes in (1, 2):  # the copied file is a valid source for the next refresh
         _refresh(book, tmp_path)
-        assert _stored(book, _sheet_part(book, USER_SHEET)) == sheet_before
+        assert _stored(book, sheet_parts(book)[USER_SHEET]) == sheet_before
         assert _stored(book, STRINGS) == strings_before
         assert _cells(book) == cells_before
         assert _history_rows(book) == history + refreshes
@@ -263,7 +177,7 @@ def test_a_user_sheet_with_a_comment_is_rebuilt(commented_book: Path, tmp_path: 
     (the cells still byte for byte), not copied whole; the strings are still copied."""
     book = tmp_path / "noted.xlsm"
     shutil.copyfile(commented_book, book)
-    part = _sheet_part(book, USER_SHEET)
+    part = sheet_parts(book)[USER_SHEET]
     sheet_before = _stored(book, part)
     strings_before = _stored(book, STRINGS)
     data_before = re.search(rb"<sheetData>.*</sheetData>", zipfile.ZipFile(book).read(part), re.S)
@@ -273,7 +187,7 @@ def test_a_user_sheet_with_a_comment_is_rebuilt(commented_book: Path, tmp_path: 
 
     _refresh(book, tmp_path)
 
-    part = _sheet_part(book, USER_SHEET)
+    part = sheet_parts(book)[USER_SHEET]
     after = _stored(book, part)
     assert after[4] != sheet_before[4]  # recompressed (zlib level 1): rebuilt, not copied
     assert data_before.group(0) in zipfile.ZipFile(book).read(part)
@@ -291,7 +205,7 @@ def test_the_copy_is_decided_per_sheet_and_recorded(
         assert book.foreign.sheets[USER_SHEET].copyable is copyable
         out = tmp_path / source.name
         save_workbook(book.workbook, out, foreign=book.foreign)
-        copied = {_sheet_part(out, USER_SHEET), STRINGS} if copyable else {STRINGS}
+        copied = {sheet_parts(out)[USER_SHEET], STRINGS} if copyable else {STRINGS}
         assert set(book.foreign.copied) == copied
         _sound(out)
 
@@ -319,8 +233,8 @@ def test_styles_not_kept_at_their_index_mean_a_rebuild(
     save_workbook(book.workbook, out, foreign=book.foreign)
     assert book.foreign.copied == [STRINGS]
     assert (
-        _stored(out, _sheet_part(out, USER_SHEET))[4]
-        != _stored(plain_book, _sheet_part(plain_book, USER_SHEET))[4]
+        _stored(out, sheet_parts(out)[USER_SHEET])[4]
+        != _stored(plain_book, sheet_parts(plain_book)[USER_SHEET])[4]
     )
     assert _cells(out) == _cells(plain_book)
 
