@@ -7,30 +7,20 @@ Run as a real subprocess from a folder outside the checkout."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from plancheck import document
 
-from installed_cli import console_script
+from installed_cli import run_console
 
 
 def plan_error(doc: dict[str, Any], folder: Path) -> str:
     """The one error line ``xlrebalance plan --offline --json`` prints for ``doc``."""
     path = folder / "portfolio.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
-    out = subprocess.run(
-        [console_script(), "plan", str(path), "--offline", "--json"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
+    out = run_console("plan", str(path), "--offline", "--json", cwd=folder, timeout=120)
     assert out.returncode == 2, (out.returncode, out.stdout, out.stderr)
     assert out.stdout == ""
     lines = out.stderr.strip().splitlines()
@@ -200,15 +190,7 @@ def test_hostile_document_gets_one_line_naming_the_field(case: str, tmp_path: Pa
 def _plan_json(doc: dict[str, Any], folder: Path) -> dict[str, Any]:
     path = folder / "portfolio.json"
     path.write_text(json.dumps(doc), encoding="utf-8")
-    out = subprocess.run(
-        [console_script(), "plan", str(path), "--offline", "--json"],
-        cwd=folder,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
+    out = run_console("plan", str(path), "--offline", "--json", cwd=folder, timeout=120)
     assert out.returncode == 0, out.stderr
     plan: dict[str, Any] = json.loads(out.stdout)
     return plan
