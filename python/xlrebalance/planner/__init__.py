@@ -33,6 +33,7 @@ from xlrebalance.planner.drift import drift, weights
 from xlrebalance.planner.formulation import formulate
 from xlrebalance.planner.highs import solve_exact, solve_relaxation
 from xlrebalance.planner.problem import (
+    FRACTIONAL_DIGITS,
     FloatArray,
     Problem,
     build_problem,
@@ -504,7 +505,9 @@ def assemble_plan(
         q = state.x[i]
         if q == 0:
             continue
-        quantity = abs(q) if p.fractional else float(round(abs(q)))
+        # The search adds and subtracts steps of 10**-6 in floating point: the order states
+        # the grid value it means, not its binary neighbour (5473.4406149999995).
+        quantity = round(abs(q), FRACTIONAL_DIGITS) if p.fractional else float(round(abs(q)))
         orders.append(
             Order(
                 account=h.account,
