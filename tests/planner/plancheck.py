@@ -197,6 +197,19 @@ def sellable(doc: dict[str, Any], h: dict[str, Any], frozen: set[str]) -> bool:
     )
 
 
+def pays_own_fee(doc: dict[str, Any], h: dict[str, Any]) -> bool:
+    """Whether selling the whole row brings, with all its account's cash, at least the sale's
+    minimum fee: a sale that cannot pay its own fee cannot bring a group under its cap."""
+    s = doc["settings"]
+    rate = _rate(doc, h["currency"])
+    fee_min = s.get("fees", {}).get(h["market"], {}).get("min", 0) * rate
+    tax = _tax_rate(s, h["market"], h.get("kind", "STOCK"))
+    value = h["quantity"] * h["price"] * rate * (1 - tax)
+    account = next(a for a in doc["accounts"] if a["id"] == h["account"])
+    cash = sum(v * _rate(doc, c) for c, v in account.get("cash", {}).items())
+    return bool(value + cash >= fee_min)
+
+
 def sell_everything(doc: dict[str, Any]) -> dict[str, Any]:
     """A candidate plan: sell every row that may be sold, then settle each account's cash with
     automatic FX. If it keeps every rule, the document is not infeasible."""
@@ -282,7 +295,8 @@ def check_plan(
     comparing with the plan's own summary (for candidate plans built by the tests).
     ``unreachable``: the groups above their cap that no plan can bring under it, when known
     (from the reference MILP); else a group counts as reachable when what may not be sold is
-    clearly under its cap (fees aside)."""
+    clearly under its cap (other costs aside; a row whose sale cannot pay its own minimum fee
+    counts as what may not be sold)."""
     s = doc["settings"]
     mode = s.get("mode", "rebalance")
     fractional = s.get("fractional", False)
@@ -412,7 +426,8 @@ def check_plan(
             floor = sum(
                 h["quantity"] * h["price"] * _rate(doc, h["currency"])
                 for h in doc["holdings"]
-                if h["ticker"] in members and not sellable(doc, h, frozen)
+                if h["ticker"] in members
+                and not (sellable(doc, h, frozen) and pays_own_fee(doc, h))
             )
             reachable = (
                 floor < 0.98 * cap * facts.total_start
