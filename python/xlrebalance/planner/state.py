@@ -239,6 +239,15 @@ class TradeState:
     def cap_members(self, g: int) -> set[int]:
         return self._caps[g][2]
 
+    def cap_ids(self) -> range:
+        return range(len(self._caps))
+
+    def cap_headroom(self, g: int) -> float:
+        """How much cap ``g``'s group value may still rise with today's costs (negative when
+        it is above its limit)."""
+        coef, limit, _ = self._caps[g]
+        return float(limit + CASH_TOLERANCE - self.cap_value[g] - coef * self.costs)
+
     def is_feasible(self) -> bool:
         return self.account_feasible() and not self.violated_caps()
 
