@@ -297,8 +297,8 @@ def is_cash_name(value: object) -> bool:
 # listed US ticker, so it counts as a label only in an account or group-name column.
 TOTAL_LABELS = frozenset(
     normalize_header(n)
-    for n in ("total", "totals", "grand total", "subtotal", "sum", "합계", "총계", "소계",
-              "총합계", "총합", "계")
+    for n in ("total", "totals", "grand total", "subtotal", "sub-total", "sum", "합계", "총계",
+              "소계", "총합계", "총합", "계")
 )  # fmt: skip
 _TICKER_LIKE_LABELS = frozenset(("sum",))
 

@@ -68,20 +68,16 @@ SETTING_COLUMNS: dict[str, frozenset[str]] = {
     for c in SETTINGS_COLUMNS
     if c.key in ("key", "label", "value")
 }
-TOTAL_LABELS = frozenset(
-    normalize_header(n)
-    for n in ("total", "totals", "grand total", "sum", "subtotal", "sub-total",
-              "합계", "총계", "총합계", "계", "소계")
-)  # fmt: skip
 
 
 def is_total_row(line: Sequence[object], code: str) -> bool:
-    """A Total/합계 line a user sums the rows in: its first cell is one of
-    :data:`TOTAL_LABELS` (any case, spaces or a colon around it) and it names no other ticker
-    (its ticker cell is blank or that same label). Read as a holding it was a ticker to quote
-    (``TOTAL``) or, with a quantity, a position to trade."""
-    label = normalize_header(text(line[0])) if line else ""
-    return label in TOTAL_LABELS and (not code or normalize_header(code) == label)
+    """A Total/합계 line a user sums the rows in: its first cell is a total label
+    (:func:`xlrebalance.cells.is_total_label`, the workbook reader's list) and it names no
+    other ticker (its ticker cell is blank or that same label). Read as a holding it was a
+    ticker to quote (``TOTAL``) or, with a quantity, a position to trade."""
+    if not line or not cells.is_total_label(line[0]):
+        return False
+    return not code or normalize_header(code) == normalize_header(text(line[0]))
 
 
 def as_grid(value: object) -> Grid:
