@@ -38,7 +38,8 @@ def add_commands(commands: Any) -> None:
         help="a policy (repeatable): none, monthly, quarterly[:last], semiannual, annual, "
         "band:10%%, band:abs=5%%,rel=25%%, 5/25, monthly+band:10%%, "
         "contribute:1000000KRW[@monthly], user[@monthly] "
-        f"(default: {' '.join(DEFAULT_SPECS)})",
+        # argparse formats help with %: the defaults' own % signs are doubled.
+        f"(default: {' '.join(DEFAULT_SPECS).replace('%', '%%')})",
     )
     p.add_argument("--prices", default=None, help="CSV of daily closes: date + one column each")
     p.add_argument("--offline", action="store_true", help="use only the cache or --prices")
