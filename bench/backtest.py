@@ -179,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
                 if here is not None:
                     print(
                         f"  bt here: {here['seconds']:.2f} s, final {here['final'] / 1e6:.3f}M, "
-                        f"fees {here['fees'] / 1e6:.3f}M, peak {here['peak_mb']:.0f} MB; "
+                        f"fees {here['fees'] / 1e6:.3f}M, {here['rebalances']:.0f} trading days, "
+                        f"cash {here['cash_share']:.2%} of value on average, "
+                        f"peak {here['peak_mb']:.0f} MB; "
                         f"bt / ours {here['seconds'] / seconds:.1f}x",
                         flush=True,
                     )
