@@ -167,3 +167,17 @@ def test_bad_prices_files_are_one_clear_line(tmp_path: Path, csv: str | None, me
     assert out.returncode == 2
     assert message in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_the_table_stays_aligned_with_a_long_policy_name(tmp_path: Path) -> None:
+    prices = seed_prices(tmp_path / "p.csv")
+    policies = ["--policy", "contribute:1000000KRW@monthly", "--policy", "none"]
+    out = run([str(SEED), "--prices", str(prices), *policies], tmp_path)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("policy "))
+    table = lines[header : header + 3]
+    # Every row ends its final-value column where the header's does.
+    end = table[0].index("final value") + len("final value")
+    for row in table[1:]:
+        assert row[end - 1].isdigit() and row[end] == " ", row

@@ -310,8 +310,10 @@ def format_result(doc: dict[str, Any]) -> str:
         f"prices: {doc['prices']}",
         "",
     ]
+    # The policy column fits the longest name (contribute:1000000KRW@monthly is 30 wide).
+    width = max([20, *(len(p["policy"]) for p in doc["policies"])])
     header = (
-        f"{'policy':<20} {'final value':>15} {'CAGR':>7} {'vol':>6} {'max DD':>7} "
+        f"{'policy':<{width}} {'final value':>15} {'CAGR':>7} {'vol':>6} {'max DD':>7} "
         f"{'Sharpe':>6} {'rebal':>5} {'turn/yr':>7} {'fees':>11} {'taxes':>10} {'FX spr':>9} "
         f"{'drift avg/max':>13}"
     )
@@ -319,7 +321,7 @@ def format_result(doc: dict[str, Any]) -> str:
     for p in doc["policies"]:
         sharpe = "-" if p["sharpe"] is None else f"{p['sharpe']:.2f}"
         lines.append(
-            f"{p['policy']:<20} {_money(p['final_value']):>15} {p['cagr']:>7.2%} "
+            f"{p['policy']:<{width}} {_money(p['final_value']):>15} {p['cagr']:>7.2%} "
             f"{p['volatility']:>6.1%} {p['max_drawdown']['depth']:>7.1%} {sharpe:>6} "
             f"{p['rebalances']:>5} {p['turnover_per_year']:>7.2f} {_money(p['fees']):>11} "
             f"{_money(p['taxes']):>10} {_money(p['fx_spread']):>9} "
