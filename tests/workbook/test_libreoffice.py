@@ -28,9 +28,13 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def sheets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[list[str]]]:
-    assert SOFFICE is not None, "LibreOffice (soffice) is required in CI"
     work = tmp_path_factory.mktemp("lo")
-    book = build_workbook(work / "rebalance.xlsm")
+    return _recalculated(build_workbook(work / "rebalance.xlsm"), work)
+
+
+def _recalculated(book: Path, work: Path) -> dict[str, list[list[str]]]:
+    """Every sheet of ``book`` as LibreOffice computes it, one CSV row list per sheet."""
+    assert SOFFICE is not None, "LibreOffice (soffice) is required in CI"
     # Filter options: comma, quote, UTF-8, ..., sheet -1 = every sheet to its own file; the
     # formulas have no cached results in the file, so these values are LibreOffice's own.
     csv_filter = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1"
@@ -41,9 +45,9 @@ def sheets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[list[str]
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     found = {}
-    for path in work.glob("rebalance-*.csv"):
+    for path in work.glob(f"{book.stem}-*.csv"):
         with path.open(encoding="utf-8") as handle:
-            found[path.stem.removeprefix("rebalance-")] = list(csv.reader(handle))
+            found[path.stem.removeprefix(f"{book.stem}-")] = list(csv.reader(handle))
     return found
 
 
@@ -70,6 +74,26 @@ def test_libreoffice_recalculates_value_and_drift_like_the_planner(
     groups = {r[0]: _number(r[3]) for r in sheets["Groups"][3:] if r and r[0]}
     tqqq = next(r for r in rows if r["Ticker"] == "TQQQ")
     assert groups["Leveraged"] == pytest.approx(_number(tqqq["Weight"]))
+
+
+def test_group_weight_reads_every_list_separator_the_planner_reads(tmp_path: Path) -> None:
+    # The reader splits a group's list on line breaks, semicolons and full-width separators
+    # too (cells.ticker_list); Weight now must sum the same tickers the planner caps.
+    import openpyxl
+
+    book = build_workbook(tmp_path / "lists.xlsm")
+    workbook = openpyxl.load_workbook(book, keep_vba=True)
+    groups = workbook["Groups"]
+    row = next(r for r in range(4, 20) if groups.cell(r, 1).value == "Themes")
+    groups.cell(row, 3).value = "XLK\nsoxx\uff1b TQQQ"
+    workbook.save(book)
+    sheets = _recalculated(book, tmp_path)
+    holdings = sheets["Holdings"]
+    rows = [dict(zip(holdings[2], r, strict=False)) for r in holdings[3:] if r and r[0]]
+    weight = {r["Ticker"]: _number(r["Weight"]) for r in rows}
+    found = {r[0]: _number(r[3]) for r in sheets["Groups"][3:] if r and r[0]}
+    assert found["Themes"] == pytest.approx(weight["XLK"] + weight["SOXX"] + weight["TQQQ"])
+    assert found["Themes"] > weight["XLK"] + weight["SOXX"]
 
 
 def test_libreoffice_sees_every_sheet(sheets: dict[str, list[list[str]]]) -> None:

@@ -309,6 +309,22 @@ CASH_SHEET = TableSheet(
     ),
 )
 
+_HOLDING_TICKERS = f"Holdings!$B$4:$B${LAST_FORMULA_ROW}"
+# Every separator the reader splits a group's ticker list on (cells.ticker_list): spaces, line
+# breaks (Alt+Enter), tabs, semicolons and the full-width ones of a Korean IME. The Weight now
+# formula turns each into a comma, so it sums the tickers the planner caps.
+_LIST_SEPARATORS = (" ", "CHAR(10)", "CHAR(13)", "CHAR(9)", ";", "\uff0c", "\uff1b", "\u3001")
+
+
+def _commas_for_separators(cell: str) -> str:
+    """An Excel expression: ``cell``'s text with every list separator made a comma."""
+    out = cell
+    for separator in _LIST_SEPARATORS:
+        quoted = separator if separator.startswith("CHAR(") else f'"{separator}"'
+        out = f'SUBSTITUTE({out},{quoted},",")'
+    return out
+
+
 GROUPS = TableSheet(
     name="Groups",
     table="GroupsTable",
@@ -344,9 +360,9 @@ GROUPS = TableSheet(
             "그룹의 현재 비중.",
             width=12,
             number_format=WEIGHT_FORMAT,
-            formula=f'=IF($C{{r}}="","",SUMPRODUCT(--ISNUMBER(SEARCH(","&Holdings!$B$4:$B$'
-            f'{LAST_FORMULA_ROW}&",",","&SUBSTITUTE($C{{r}}," ","")&",")),Holdings!$K$4:$K$'
-            f"{LAST_FORMULA_ROW})/TotalValue)",
+            formula=f'=IF($C{{r}}="","",SUMPRODUCT(--({_HOLDING_TICKERS}<>""),'
+            f'--ISNUMBER(SEARCH(","&{_HOLDING_TICKERS}&",",","&{_commas_for_separators("$C{r}")}'
+            f'&",")),Holdings!$K$4:$K${LAST_FORMULA_ROW})/TotalValue)',
         ),
     ),
 )
