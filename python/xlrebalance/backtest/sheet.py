@@ -168,7 +168,7 @@ def write_results(
             "drawdown_trough": dd.trough or "",
             "drawdown_recovered": dd.recovered or ("-" if dd.peak else ""),
             "sharpe": perf.sharpe if perf.sharpe is not None else "",
-            "rebalances": max(0, r.rebalances - 1),
+            "rebalances": r.rebalances,
             "turnover_per_year": r.turnover / years if years > 0 else 0.0,
             "fees": r.fees,
             "taxes": r.taxes,
