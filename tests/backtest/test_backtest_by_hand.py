@@ -347,3 +347,42 @@ def test_rebalances_count_trades_after_the_first_day_even_when_it_bought_nothing
     assert added["rebalance_days"] == ["2024-02-01", "2024-03-01"]
     assert added["rebalances"] == 2
     assert added["final_value"] == 5 + (25 + 20) * 20
+
+
+CLOSES_ALONE = """
+date,SPY,005930,USDKRW
+2024-01-02,100,10000,1000
+2024-01-03,100,11000,1000
+2024-01-04,100,12000,1000
+2024-01-05,100,,1000
+2024-01-08,100,,1000
+2024-01-09,100,,1000
+2024-01-10,100,,1000
+2024-01-11,100,,1000
+2024-01-12,100,,1000
+2024-01-16,100,,1000
+2024-01-17,100,,1000
+"""
+
+
+def test_the_history_of_a_markets_only_ticker_ends(tmp_path: Path) -> None:
+    # 005930 is the book's only KR ticker: no peer goes on trading, but KRX was open from
+    # Jan 5 on. Before, it was valued at its last close to the end, never sold nor reported.
+    portfolio: dict[str, Any] = {
+        "base_currency": "KRW",
+        "fx": {"USDKRW": 1000},
+        "accounts": [{"id": "g", "cash": {"KRW": 2_000_000}}],
+        "holdings": [
+            {"account": "g", "ticker": "SPY", "market": "US", "price": 100},
+            {"account": "g", "ticker": "005930", "market": "KR", "kind": "STOCK", "price": 10000},
+        ],
+        "targets": {"SPY": 0.5, "005930": 0.5},
+        "settings": {"sell_tax": {"US": 0, "KR:STOCK": 0.002}, "fx_spread": 0},
+    }
+    book, prices = write_inputs(tmp_path, CLOSES_ALONE, portfolio)
+    doc = backtest(tmp_path, str(book), "--prices", str(prices), "--policy", "none")
+    assert any("005930: history ends on 2024-01-04" in n for n in doc["notes"])
+    hold = policy(doc, "none")
+    # 10 SPY and 100 005930; sold on Jan 4 at 12,000 less 0.2% tax: 1,197,600 KRW in cash.
+    assert hold["taxes"] == pytest.approx(0.002 * 1_200_000)
+    assert doc["series"]["values"]["none"][2:] == pytest.approx([1_000_000 + 1_197_600] * 9)

@@ -203,3 +203,19 @@ def test_outside_band_trades_only_the_positions_outside() -> None:
     assert only.quantities[2] == 30  # Z untouched
     assert only.quantities[0] < 30 < only.quantities[1]
     assert whole.quantities[2] != 30
+
+
+def test_dividends_to_cash_are_returns_and_the_next_rebalance_invests_them() -> None:
+    # 100 X at 10; 0.50 a share goes ex on Jan 3 (held through Jan 2's close): 50 USD cash.
+    h = replace(
+        history(DATES, X=[10, 10, 10, 11]),
+        dividends=np.array([[0.0], [0.5], [0.0], [0.0]]),
+    )
+    market = prepare(book("X"), h, None)
+    hold = simulate(market, parse_policy("none"))
+    assert hold.values.tolist() == pytest.approx([1000, 1050, 1050, 100 * 11 + 50])
+    assert hold.flows.tolist() == [0, 0, 0, 0]  # a dividend is a return, not a contribution
+    assert hold.performance.total_return == pytest.approx(0.15)
+    monthly = simulate(market, parse_policy("monthly"))
+    assert monthly.quantities.tolist() == [105]  # Feb 1: the 50 USD buy 5 more at 10
+    assert monthly.values[-1] == pytest.approx(105 * 11)

@@ -222,8 +222,12 @@ def prepare(portfolio: Portfolio, history: PriceHistory, capital: float | None) 
     for k, t in enumerate(tickers):
         by_market.setdefault(markets[t], []).append(k)
     spans: dict[int, Coverage] = {}
+    trading: dict[str, BoolArray] = {}  # rows its market traded: a peer's close or a session
     for name, cols in by_market.items():
         opened = _open_days(name, dates)
+        trading[name] = np.asarray(live[:, cols].any(axis=1), dtype=bool)
+        if opened is not None:
+            trading[name] |= opened
         found = coverage(closes[:, cols], range(len(cols)), opened)
         for k, span in zip(cols, found, strict=True):
             spans[k] = span
@@ -241,8 +245,9 @@ def prepare(portfolio: Portfolio, history: PriceHistory, capital: float | None) 
                 "(until then its target is spread over the others)"
             )
         assert span.last is not None
-        peers = np.asarray(live[:, by_market[markets[t]]].any(axis=1), dtype=bool)
-        if int(peers[span.last + 1 :].sum()) > GAP_ROWS:
+        # The only ticker of its market has no peer that goes on trading: the exchange's
+        # sessions say its history ended.
+        if int(trading[markets[t]][span.last + 1 :].sum()) > GAP_ROWS:
             delisted[k] = span.last
             notes.append(
                 f"{t}: history ends on {day_text(dates[span.last])} (delisted or renamed?); "
