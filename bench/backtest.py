@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(
                 f"{name} {spec:<12} {seconds:>7.2f} {result.performance.final_value / 1e6:>8.2f}M "
-                f"{result.fees / 1e6:>6.3f}M {result.rebalances - 1:>5} "
+                f"{result.fees / 1e6:>6.3f}M {result.rebalances:>5} "
                 f"{float(result.drift.mean()):>6.4f} {bt}   "
                 f"(planner {result.planner_seconds:.2f} s)",
                 flush=True,

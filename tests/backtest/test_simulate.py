@@ -75,14 +75,29 @@ def test_buy_and_hold_uses_the_portfolio_capital_and_whole_shares() -> None:
 
 
 def test_a_ticker_enters_when_its_history_starts() -> None:
-    h = history(DATES, X=[10, 10, 10, 10], Y=[NAN, NAN, 10, 10])
+    # Y's history starts more than a week after X's (a start within the first week is a
+    # market closed on the first day: the backtest then starts when both trade, below).
+    dates = [f"2024-01-{d:02d}" for d in (2, 3, 4, 5, 8, 9, 10)] + ["2024-02-01", "2024-02-02"]
+    h = history(dates, X=[10.0] * 9, Y=[NAN] * 7 + [10, 10])
     market = prepare(book("X", "Y"), h, None)
     assert any("Y: enters on 2024-02-01" in n for n in market.notes)
     result = simulate(market, parse_policy("monthly"))
     # All in X until Y exists; the Feb 1 rebalance splits 1000 into 500 + 500.
     assert result.drift[0] == pytest.approx(0.0)
     assert result.rebalance_days == ("2024-01-02", "2024-02-01")
-    assert result.drift[2] == pytest.approx(0.0)
+    assert result.rebalances == 1
+    assert result.drift[7] == pytest.approx(0.0)
+
+
+def test_a_market_closed_on_the_first_days_moves_the_start() -> None:
+    h = history(DATES, X=[10, 10, 10, 10], Y=[NAN, NAN, 10, 10])
+    market = prepare(book("X", "Y"), h, None)
+    assert str(market.dates[0]) == "2024-02-01"
+    assert any("the backtest starts on 2024-02-01" in n for n in market.notes)
+    result = simulate(market, parse_policy("none"))
+    assert result.quantities.tolist() == [50, 50]
+    with pytest.raises(PortfolioError, match="fewer than two days"):
+        prepare(book("X", "Y"), history(DATES, X=[10] * 4, Y=[NAN, NAN, NAN, 10]), None)
 
 
 def test_a_ticker_whose_history_ends_is_sold_at_its_last_close() -> None:
@@ -188,3 +203,19 @@ def test_outside_band_trades_only_the_positions_outside() -> None:
     assert only.quantities[2] == 30  # Z untouched
     assert only.quantities[0] < 30 < only.quantities[1]
     assert whole.quantities[2] != 30
+
+
+def test_dividends_to_cash_are_returns_and_the_next_rebalance_invests_them() -> None:
+    # 100 X at 10; 0.50 a share goes ex on Jan 3 (held through Jan 2's close): 50 USD cash.
+    h = replace(
+        history(DATES, X=[10, 10, 10, 11]),
+        dividends=np.array([[0.0], [0.5], [0.0], [0.0]]),
+    )
+    market = prepare(book("X"), h, None)
+    hold = simulate(market, parse_policy("none"))
+    assert hold.values.tolist() == pytest.approx([1000, 1050, 1050, 100 * 11 + 50])
+    assert hold.flows.tolist() == [0, 0, 0, 0]  # a dividend is a return, not a contribution
+    assert hold.performance.total_return == pytest.approx(0.15)
+    monthly = simulate(market, parse_policy("monthly"))
+    assert monthly.quantities.tolist() == [105]  # Feb 1: the 50 USD buy 5 more at 10
+    assert monthly.values[-1] == pytest.approx(105 * 11)

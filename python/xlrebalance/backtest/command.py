@@ -259,7 +259,7 @@ def policy_to_dict(r: PolicyResult) -> dict[str, Any]:
             "recovered": perf.max_drawdown.recovered,
         },
         "checks": r.checks,
-        "rebalances": max(0, r.rebalances - 1 if r.rebalance_days else 0),
+        "rebalances": r.rebalances,
         "rebalance_days": list(r.rebalance_days),
         "turnover": _round(r.turnover),
         "turnover_per_year": _round(r.turnover / years) if years > 0 else 0.0,

@@ -22,7 +22,7 @@ import numpy as np
 from xlrebalance.backtest.history import day_text
 from xlrebalance.backtest.metrics import growth_index
 from xlrebalance.backtest.simulate import Market, PolicyResult
-from xlrebalance.workbook.book import Book, CellValue
+from xlrebalance.workbook.book import Book, CellValue, OpenpyxlBook
 
 log = logging.getLogger(__name__)
 
@@ -38,24 +38,29 @@ SERIES_ROW = 34  # header; one row per month end below
 MAX_MONTHS = 420  # 35 years
 DRAWDOWN_COLUMN = 12  # L: the drawdown block beside the growth block (A..I)
 
+MONEY = "money"  # a number format placeholder: whole units of the base currency, with its code
+DAY_FORMAT = "yyyy-mm-dd"
+GROWTH_FORMAT = "0.000"
+DRAWDOWN_FORMAT = "0.0%"
+
 METRICS: tuple[tuple[str, str, str, str | None], ...] = (
     # key, English, Korean, number format
-    ("final_value", "Final value", "최종 평가액", "#,##0"),
+    ("final_value", "Final value", "최종 평가액", MONEY),
     ("cagr", "CAGR", "연평균 수익률", "0.00%"),
     ("volatility", "Volatility (annual)", "변동성 (연)", "0.0%"),
     ("max_drawdown", "Max drawdown", "최대 낙폭", "0.0%"),
-    ("drawdown_peak", "  peak", "  고점", None),
-    ("drawdown_trough", "  trough", "  저점", None),
-    ("drawdown_recovered", "  recovered", "  회복", None),
+    ("drawdown_peak", "  peak", "  고점", DAY_FORMAT),
+    ("drawdown_trough", "  trough", "  저점", DAY_FORMAT),
+    ("drawdown_recovered", "  recovered", "  회복", DAY_FORMAT),
     ("sharpe", "Sharpe", "샤프 지수", "0.00"),
     ("rebalances", "Rebalances", "리밸런싱 횟수", "0"),
     ("turnover_per_year", "Turnover a year", "연 회전율", "0.00"),
-    ("fees", "Fees", "수수료", "#,##0"),
-    ("taxes", "Taxes", "세금", "#,##0"),
-    ("fx_spread", "FX spread", "환전 스프레드", "#,##0"),
+    ("fees", "Fees", "수수료", MONEY),
+    ("taxes", "Taxes", "세금", MONEY),
+    ("fx_spread", "FX spread", "환전 스프레드", MONEY),
     ("drift_average", "Drift, average", "평균 괴리", "0.000"),
     ("drift_max", "Drift, max", "최대 괴리", "0.000"),
-    ("contributed", "Contributed", "추가 납입", "#,##0"),
+    ("contributed", "Contributed", "추가 납입", MONEY),
 )
 
 
@@ -164,11 +169,11 @@ def write_results(
             "cagr": perf.cagr,
             "volatility": perf.volatility,
             "max_drawdown": dd.depth,
-            "drawdown_peak": dd.peak or "",
-            "drawdown_trough": dd.trough or "",
-            "drawdown_recovered": dd.recovered or ("-" if dd.peak else ""),
+            "drawdown_peak": _day(dd.peak),
+            "drawdown_trough": _day(dd.trough),
+            "drawdown_recovered": _day(dd.recovered) or ("-" if dd.peak else ""),
             "sharpe": perf.sharpe if perf.sharpe is not None else "",
-            "rebalances": max(0, r.rebalances - 1),
+            "rebalances": r.rebalances,
             "turnover_per_year": r.turnover / years if years > 0 else 0.0,
             "fees": r.fees,
             "taxes": r.taxes,
@@ -180,8 +185,9 @@ def write_results(
         column: list[CellValue] = [r.policy.name]
         column.extend(values[key] for key, *_ in METRICS)
         columns.append(column)
+        money = f'#,##0 "{base}"'
         fmt_column: list[str | None] = [None]
-        fmt_column.extend(fmt for *_, fmt in METRICS)
+        fmt_column.extend(money if fmt == MONEY else fmt for *_, fmt in METRICS)
         formats.append(fmt_column)
     if columns:
         rows = [list(row) for row in zip(*columns, strict=True)]
@@ -219,16 +225,61 @@ def write_results(
         for i, row in enumerate(ends.tolist()):
             growth[i][c] = _finite(index[row])
             falls[i][c] = _finite(index[row] / peak[row] - 1)
-    formats_rows: list[list[str | None]] = []
-    for _ in ends:
-        row_formats: list[str | None] = ["yyyy-mm-dd"]
-        row_formats.extend([None] * MAX_POLICIES)
-        formats_rows.append(row_formats)
     if names:
         book.write_block(BACKTEST_SHEET, SERIES_ROW, 2, [names])
         book.write_block(BACKTEST_SHEET, SERIES_ROW, DRAWDOWN_COLUMN + 1, [names])
-    book.write_block(BACKTEST_SHEET, SERIES_ROW + 1, 1, growth, formats_rows)
-    book.write_block(BACKTEST_SHEET, SERIES_ROW + 1, DRAWDOWN_COLUMN, falls, formats_rows)
+    for block, first, fmt in (
+        (growth, 1, GROWTH_FORMAT),
+        (falls, DRAWDOWN_COLUMN, DRAWDOWN_FORMAT),
+    ):
+        row_formats: list[str | None] = [DAY_FORMAT, *[fmt] * len(shown)]
+        row_formats.extend([None] * (MAX_POLICIES - len(shown)))
+        book.write_block(BACKTEST_SHEET, SERIES_ROW + 1, first, block, [row_formats] * len(ends))
+    if names and isinstance(book, OpenpyxlBook):
+        fit_charts(book.workbook[BACKTEST_SHEET], len(ends), len(shown))
+
+
+def fit_charts(ws: Any, months: int, policies: int) -> None:
+    """Point the growth and drawdown charts at the rows and columns just written: one series
+    per policy, its name from the header row, the month ends as categories. Over the template's
+    fixed ranges Excel would draw a legend entry for each of the 8 policy columns and spread
+    the months over 420 category slots, most of them blank (openpyxl books only: inside Excel
+    the charts keep the template's ranges)."""
+    from openpyxl.chart import Reference
+
+    last = SERIES_ROW + months
+    for chart in ws._charts:
+        dates_column = _categories_column(chart)
+        if dates_column not in (1, DRAWDOWN_COLUMN):
+            continue  # not one of the sheet's two charts
+        chart.ser = []
+        chart.add_data(
+            Reference(ws, min_col=dates_column + 1, max_col=dates_column + policies,
+                      min_row=SERIES_ROW, max_row=last),
+            titles_from_data=True,
+        )  # fmt: skip
+        chart.set_categories(
+            Reference(ws, min_col=dates_column, min_row=SERIES_ROW + 1, max_row=last)
+        )
+
+
+def _categories_column(chart: Any) -> int | None:
+    """The column of the first series' categories (``'Backtest'!$A$35:$A$454`` is 1)."""
+    from openpyxl.utils.cell import range_boundaries
+
+    for series in getattr(chart, "ser", []):
+        ref = series.cat.numRef if series.cat is not None else None
+        formula = None if ref is None else ref.f
+        if formula:
+            sheet, _, cells = formula.rpartition("!")
+            if sheet.strip("'") == BACKTEST_SHEET:
+                return int(range_boundaries(cells.replace("$", ""))[0] or 0)
+        return None
+    return None
+
+
+def _day(text: str | None) -> CellValue:
+    return dt.datetime.fromisoformat(text) if text else ""
 
 
 def _finite(value: float) -> float | None:

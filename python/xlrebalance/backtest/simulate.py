@@ -147,7 +147,10 @@ class PolicyResult:
 
     @property
     def rebalances(self) -> int:
-        return len(self.rebalance_days)
+        """Days after the first on which anything traded (the first day's purchase is not a
+        rebalance; nothing may trade on the first day when its capital buys no share)."""
+        first = day_text(self.dates[0])
+        return sum(1 for day in self.rebalance_days if day != first)
 
     @property
     def years(self) -> float:
@@ -201,6 +204,15 @@ def prepare(portfolio: Portfolio, history: PriceHistory, capital: float | None) 
             )
 
     columns = np.array([column_of[t] for t in tickers], dtype=np.int64)
+    opening = _first_full_day(history.closes[start:, columns])
+    if opening > 0:
+        start += opening
+        notes.append(
+            f"the backtest starts on {day_text(history.dates[start])}, the first day with a "
+            "close of every ticker that trades in its first week (earlier rows: a market closed)"
+        )
+    if start >= len(history.dates) - 1:
+        raise PortfolioError("prices", "the price history has fewer than two days in the range")
     closes = history.closes[start:, columns]
     dates = history.dates[start:]
     rates = rates[start:]
@@ -210,8 +222,12 @@ def prepare(portfolio: Portfolio, history: PriceHistory, capital: float | None) 
     for k, t in enumerate(tickers):
         by_market.setdefault(markets[t], []).append(k)
     spans: dict[int, Coverage] = {}
+    trading: dict[str, BoolArray] = {}  # rows its market traded: a peer's close or a session
     for name, cols in by_market.items():
         opened = _open_days(name, dates)
+        trading[name] = np.asarray(live[:, cols].any(axis=1), dtype=bool)
+        if opened is not None:
+            trading[name] |= opened
         found = coverage(closes[:, cols], range(len(cols)), opened)
         for k, span in zip(cols, found, strict=True):
             spans[k] = span
@@ -229,8 +245,9 @@ def prepare(portfolio: Portfolio, history: PriceHistory, capital: float | None) 
                 "(until then its target is spread over the others)"
             )
         assert span.last is not None
-        peers = np.asarray(live[:, by_market[markets[t]]].any(axis=1), dtype=bool)
-        if int(peers[span.last + 1 :].sum()) > GAP_ROWS:
+        # The only ticker of its market has no peer that goes on trading: the exchange's
+        # sessions say its history ended.
+        if int(trading[markets[t]][span.last + 1 :].sum()) > GAP_ROWS:
             delisted[k] = span.last
             notes.append(
                 f"{t}: history ends on {day_text(dates[span.last])} (delisted or renamed?); "
@@ -274,6 +291,19 @@ def prepare(portfolio: Portfolio, history: PriceHistory, capital: float | None) 
         capital_split=split,
         notes=tuple(notes),
     )
+
+
+def _first_full_day(closes: FloatArray) -> int:
+    """The row on which the backtest can buy its targets: the first close of every ticker
+    whose history starts within :data:`GAP_ROWS` rows of the earliest one. A row where one
+    market was closed (a holiday of one exchange, an FX-only row) would otherwise leave its
+    tickers out of the first purchase, and a buy-and-hold policy would never buy them."""
+    live = ~np.isnan(closes)
+    firsts = [int(np.argmax(col)) for col in live.T if col.any()]
+    if not firsts:
+        return 0
+    earliest = min(firsts)
+    return max(f for f in firsts if f <= earliest + GAP_ROWS)
 
 
 def _open_days(market: str, dates: DateArray) -> BoolArray | None:
