@@ -17,7 +17,17 @@ from typing import Any
 
 from xlrebalance.errors import QuoteError
 from xlrebalance.quotes.cache import QuoteCache
-from xlrebalance.quotes.yahoo import _YF_LOCK, YahooSource, _describe
+from xlrebalance.quotes.yahoo import (
+    _YF_LOCK,
+    CHART_URL,
+    HttpStatus,
+    Malformed,
+    RateLimited,
+    ServerError,
+    YahooSource,
+    _describe,
+    is_transient,
+)
 
 Row = tuple[str, float, float, float]  # day, close, adjusted close, dividend per share
 
@@ -77,26 +87,85 @@ def daily_history(
 
 def _fetch(source: YahooSource, symbol: str, start: date, end: date) -> list[Row]:
     with _YF_LOCK:
-        source._yfdata()  # yfinance's shared request layer on our session
-        import yfinance
-
+        data = source._yfdata()  # yfinance's shared request layer on our session
+        deadline = source.retry.deadline()
+        source._deadline = deadline
         try:
-            ticker = yfinance.Ticker(symbol, session=source._session)
-            frame: Any = ticker.history(
-                start=start.isoformat(),
-                end=(end + timedelta(days=1)).isoformat(),  # yfinance's end is exclusive
-                interval="1d",
-                auto_adjust=False,
-                actions=True,
-                timeout=source.timeout,
+            _know_zone(source, data, symbol, deadline)
+            frame = source.retry.run(
+                lambda left: _history_frame(source, symbol, start, end, left),
+                deadline=deadline,
+                is_transient=is_transient,
             )
+        except QuoteError:
+            raise
         except Exception as exc:
             raise QuoteError(f"{symbol}: {_describe(exc)}") from exc
+        finally:
+            source._deadline = None
+    return rows_from_frame(frame)
+
+
+def _know_zone(source: YahooSource, data: Any, symbol: str, deadline: float) -> None:
+    """Put the symbol's exchange time zone in yfinance's time-zone cache, asked the way
+    yfinance asks it (a one-day chart) but through our retries, so that an unknown symbol is
+    said to be unknown and a 5xx or 429 is retried, instead of yfinance's fallback to half a
+    dozen other endpoints whose failure ends in an unrelated message."""
+    from yfinance.cache import get_tz_cache
+
+    zones = get_tz_cache()
+    if zones.lookup(symbol):
+        return
+    params = {"range": "1d", "interval": "1d"}
+    status, chart = source._answer(data, CHART_URL + symbol, params, deadline, "chart")
+    error = chart.get("error")
+    if error:
+        description = error.get("description", "") if isinstance(error, dict) else str(error)
+        code = error.get("code", "") if isinstance(error, dict) else ""
+        if status == 404 or code == "Not Found":
+            raise QuoteError(f"{symbol}: unknown to Yahoo ({str(description)[:120]})")
+        raise HttpStatus(status, str(description))
+    result = chart.get("result")
+    meta = result[0].get("meta") if isinstance(result, list) and result else None
+    zone = meta.get("exchangeTimezoneName") if isinstance(meta, dict) else None
+    if not isinstance(zone, str) or not zone:
+        raise Malformed("no exchangeTimezoneName in Yahoo's chart answer")
+    zones.store(symbol, zone)
+
+
+def _history_frame(source: YahooSource, symbol: str, start: date, end: date, left: float) -> Any:
+    import yfinance
+    from yfinance.data import YfData
+
+    # yfinance memoizes answers for past ranges in-process, failed ones too: a retry must ask.
+    YfData.cache_get.cache_clear()
+    source.last_status = None
+    ticker = yfinance.Ticker(symbol, session=source._session)
+    frame: Any = ticker.history(
+        start=start.isoformat(),
+        end=(end + timedelta(days=1)).isoformat(),  # yfinance's end is exclusive
+        interval="1d",
+        auto_adjust=False,
+        actions=True,
+        timeout=min(source.timeout, left),
+    )
+    if frame is None or len(frame) == 0:
+        # yfinance answers a 5xx or a rate limit with an empty frame: retried, not "no bars".
+        status = source.last_status
+        if status == 429:
+            raise RateLimited("rate limited by Yahoo (HTTP 429)", source._retry_after)
+        if status is not None and status >= 500:
+            raise ServerError(status, "")
+        return None
+    return frame
+
+
+def rows_from_frame(frame: Any) -> list[Row]:
     if frame is None or len(frame) == 0:
         return []
     rows: list[Row] = []
     dividends = frame.get("Dividends", None)
-    adjusted = frame["Adj Close"] if "Adj Close" in frame else frame["Close"]
+    adjusted = frame.get("Adj Close", frame["Close"])
     for i, stamp in enumerate(frame.index):
         close = float(frame["Close"].iloc[i])
         adj = float(adjusted.iloc[i])
