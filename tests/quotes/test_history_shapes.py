@@ -53,6 +53,15 @@ def test_null_bars_repeated_and_unordered_days(server: ShapedYahoo, cache: Quote
     assert [r[1] for r in got.rows] == [10.0, 12.0, 14.0]
 
 
+def test_a_dividend_on_a_halted_day_is_paid_on_the_next_close(
+    server: ShapedYahoo, cache: QuoteCache
+) -> None:
+    bars = [Bar("2024-01-02", 10.0, 9.5), Bar("2024-01-03", None), Bar("2024-01-04", 11.0)]
+    server.series["HDIV"] = Series(bars=bars, dividends={"2024-01-03": 0.5})
+    rows = fetch(server, cache, "HDIV")["HDIV"].rows
+    assert rows == (("2024-01-02", 10.0, 9.5, 0.0), ("2024-01-04", 11.0, 11.0, 0.5))
+
+
 def test_an_adjusted_split_is_invisible(server: ShapedYahoo, cache: QuoteCache) -> None:
     # Yahoo's closes are split-adjusted: 4:1 on 01-04, traded at 400 before, sent as 100.
     bars = [Bar("2024-01-02", 100.0, 99.0), Bar("2024-01-03", 101.0, 100.0),
@@ -66,11 +75,38 @@ def test_an_adjusted_split_is_invisible(server: ShapedYahoo, cache: QuoteCache) 
     assert [r[3] for r in rows] == [0.0, 0.0, 0.25, 0.0]
 
 
+def test_a_split_yahoo_has_not_adjusted_yet_is_not_a_crash(
+    server: ShapedYahoo, cache: QuoteCache
+) -> None:
+    # Days after a new split, Yahoo still sends the old prices before it (and old dividends).
+    bars = [Bar("2024-01-02", 400.0, 396.0), Bar("2024-01-03", 404.0, 400.0),
+            Bar("2024-01-04", 102.0, 102.0), Bar("2024-01-05", 103.0, 103.0)]  # fmt: skip
+    server.series["SPLU"] = Series(
+        bars=bars, splits={"2024-01-04": (4, 1)}, dividends={"2024-01-03": 1.0}
+    )
+    rows = fetch(server, cache, "SPLU")["SPLU"].rows
+    assert [r[1] for r in rows] == [100.0, 101.0, 102.0, 103.0]
+    assert [r[2] for r in rows] == [99.0, 100.0, 102.0, 103.0]
+    assert [r[3] for r in rows] == [0.0, 0.25, 0.0, 0.0]
+
+
 def test_a_real_fall_on_a_split_day_stays(server: ShapedYahoo, cache: QuoteCache) -> None:
     # Adjusted closes that fall 10% on the split day: a fall, not a missing adjustment.
     bars = [Bar("2024-01-02", 100.0), Bar("2024-01-03", 90.0)]
     server.series["FALL"] = Series(bars=bars, splits={"2024-01-03": (2, 1)})
     assert [r[1] for r in fetch(server, cache, "FALL")["FALL"].rows] == [100.0, 90.0]
+
+
+def test_without_an_adjclose_block_dividends_are_still_reinvested(
+    server: ShapedYahoo, cache: QuoteCache
+) -> None:
+    bars = [Bar("2024-01-02", 10.0), Bar("2024-01-03", 10.0), Bar("2024-01-04", 9.5)]
+    server.series["NOADJ"] = Series(bars=bars, adjclose_block=False, dividends={"2024-01-04": 0.5})
+    rows = fetch(server, cache, "NOADJ")["NOADJ"].rows
+    assert [r[1] for r in rows] == [10.0, 10.0, 9.5]  # traded closes as sent
+    # Adjusted the way Yahoo adjusts: days before the ex-date times (1 - 0.5 / 10).
+    assert [r[2] for r in rows] == pytest.approx([9.5, 9.5, 9.5])
+    assert [r[3] for r in rows] == [0.0, 0.0, 0.5]
 
 
 def test_each_failing_symbol_is_named_and_the_others_arrive(

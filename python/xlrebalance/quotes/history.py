@@ -161,16 +161,89 @@ def _history_frame(source: YahooSource, symbol: str, start: date, end: date, lef
 
 
 def rows_from_frame(frame: Any) -> list[Row]:
+    """Rows of yfinance's daily frame: one per day (in order, a repeated day once), only days
+    with a real close; a dividend whose day has no close is paid on the next day that has one
+    (Yahoo sends null bars for halted days, and yfinance puts an event on such a row)."""
     if frame is None or len(frame) == 0:
         return []
-    rows: list[Row] = []
+    closes = frame["Close"]
+    adjusted = frame.get("Adj Close", closes)
     dividends = frame.get("Dividends", None)
-    adjusted = frame.get("Adj Close", frame["Close"])
-    for i, stamp in enumerate(frame.index):
-        close = float(frame["Close"].iloc[i])
-        adj = float(adjusted.iloc[i])
+    splits = frame.get("Stock Splits", None)
+    by_day: dict[str, Row] = {}
+    split_on: dict[str, float] = {}  # day of the first close at or after a split -> ratio
+    owed, ratio = 0.0, 1.0
+    for i, stamp in sorted(enumerate(frame.index), key=lambda item: item[1]):
+        day = stamp.date().isoformat()  # the exchange's own date: yfinance's index is local
+        owed += _event(dividends, i)
+        ratio *= _event(splits, i) or 1.0
+        close, adj = float(closes.iloc[i]), float(adjusted.iloc[i])
         if not (math.isfinite(close) and close > 0 and math.isfinite(adj) and adj > 0):
             continue  # a bar without a trade: no price that day, never a made-up one
-        paid = float(dividends.iloc[i]) if dividends is not None else 0.0
-        rows.append((stamp.date().isoformat(), close, adj, paid if math.isfinite(paid) else 0.0))
-    return rows
+        if day in by_day:
+            continue  # the same day sent twice: the first, as yfinance keeps
+        by_day[day] = (day, close, adj, owed)
+        if ratio != 1.0:
+            split_on[day] = ratio
+        owed, ratio = 0.0, 1.0
+    rows = [by_day[d] for d in sorted(by_day)]
+    return _with_adjusted(_split_adjusted(rows, split_on))
+
+
+def _event(column: Any, i: int) -> float:
+    value = float(column.iloc[i]) if column is not None else 0.0
+    return value if math.isfinite(value) and value > 0 else 0.0
+
+
+def _split_adjusted(rows: list[Row], split_on: dict[str, float]) -> list[Row]:
+    """Yahoo's closes are split-adjusted, except for a while after a new split, when the
+    days before it still carry the old price: a 4:1 split then looks like a 75% crash. Where
+    the close falls across a split by about its ratio (nearer the ratio than no change),
+    the days before it are scaled by the ratio here, closes, adjusted closes and dividends
+    each on its own evidence."""
+    out = list(rows)
+    for k, (day, _, _, _) in enumerate(rows):
+        ratio = split_on.get(day)
+        if ratio is None or k == 0:
+            continue
+        _, close, adj, _ = out[k]
+        _, before_close, before_adj, _ = out[k - 1]
+        fix_close = _looks_unadjusted(before_close / close, ratio)
+        fix_adj = _looks_unadjusted(before_adj / adj, ratio)
+        if not (fix_close or fix_adj):
+            continue
+        for j in range(k):
+            d, c, a, paid = out[j]
+            out[j] = (
+                d,
+                c / ratio if fix_close else c,
+                a / ratio if fix_adj else a,
+                paid / ratio if fix_close else paid,
+            )
+    return out
+
+
+def _looks_unadjusted(jump: float, ratio: float) -> bool:
+    return abs(math.log(jump) - math.log(ratio)) < abs(math.log(jump))
+
+
+def _with_adjusted(rows: list[Row]) -> list[Row]:
+    """When Yahoo sent no adjusted closes (yfinance then copies the closes) although dividends
+    went ex inside the range, adjust the closes here the way Yahoo does: each day before an
+    ex-date scaled by (1 - dividend / close of the day before it). Without this, reinvesting
+    would silently drop every dividend."""
+    if any(adj != close for _, close, adj, _ in rows):
+        return rows
+    if not any(paid > 0 for _, _, _, paid in rows[1:]):
+        return rows
+    factor = 1.0
+    out: list[Row] = []
+    for i in range(len(rows) - 1, -1, -1):
+        day, close, _, paid = rows[i]
+        out.append((day, close, close * factor, paid))
+        if paid > 0 and i > 0:
+            previous = rows[i - 1][1]
+            if paid < previous:
+                factor *= 1.0 - paid / previous
+    out.reverse()
+    return out
