@@ -6,7 +6,7 @@ stamps, and the cache across runs."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from history_shapes_fakes import Bar, Series, ShapedYahoo, business_days
@@ -181,3 +181,56 @@ def test_a_kosdaq_code_falls_back_from_ks_to_kq(server: ShapedYahoo, cache: Quot
     again = yahoo_history(kr_book("005930", "247540"), *JAN, offline=True, cache=cache)
     assert again.closes.tolist() == got.closes.tolist()
     assert len(server.chart_calls) == asked
+
+
+def test_a_wider_range_refetches_the_whole_series_on_one_basis(
+    server: ShapedYahoo, cache: QuoteCache
+) -> None:
+    days = business_days("2024-01-02", "2024-02-29")
+    server.series["DIVY"] = Series(bars=[Bar(d, 100.0) for d in days])
+    first = fetch(server, cache, "DIVY", span=(date(2024, 1, 1), date(2024, 1, 31)))["DIVY"]
+    assert {r[2] for r in first.rows} == {100.0}
+    # A dividend went ex on 02-15: Yahoo now sends every earlier adjusted close 1% lower.
+    server.series["DIVY"] = Series(
+        bars=[Bar(d, 100.0, 99.0 if d < "2024-02-15" else 100.0) for d in days],
+        dividends={"2024-02-15": 1.0},
+    )
+    wide = fetch(server, cache, "DIVY", span=(date(2024, 1, 1), date(2024, 2, 29)))["DIVY"]
+    adjusted = [r[2] for r in wide.rows]
+    assert adjusted == [99.0 if r[0] < "2024-02-15" else 100.0 for r in wide.rows]
+    # The cache holds the new basis only: January re-read from it matches the new fetch.
+    stored = cache.history("DIVY", "2024-01-01", "2024-02-29")
+    assert [r[2] for r in stored] == adjusted
+    assert cache.history_span("DIVY") == ("2024-01-01", "2024-02-29")
+
+
+def test_a_failed_refetch_falls_back_on_the_cache(server: ShapedYahoo, cache: QuoteCache) -> None:
+    days = business_days("2024-01-02", "2024-01-31")
+    server.series["KEEP"] = Series(bars=[Bar(d, 50.0) for d in days])
+    fetch(server, cache, "KEEP")
+    server.series["KEEP"] = Series(status=500)
+    got = fetch(server, cache, "KEEP", span=(date(2024, 1, 1), date(2024, 2, 29)))["KEEP"]
+    assert len(got.rows) == len(days)
+    assert got.problem is not None
+    assert "HTTP 500" in got.problem and "the cache's 2024-01-01 .. 2024-01-31 used" in got.problem
+
+
+def test_todays_bar_is_kept_but_not_counted_as_fetched(
+    server: ShapedYahoo, cache: QuoteCache
+) -> None:
+    today = datetime.now(UTC).date()
+    days = [today - timedelta(days=n) for n in (3, 2, 1, 0)]
+    server.series["LIVE"] = Series(
+        zone="Europe/London", at=time(12, 0), bars=[Bar(d.isoformat(), 10.0) for d in days]
+    )
+    span = (today - timedelta(days=5), today)
+    got = fetch(server, cache, "LIVE", span=span)["LIVE"]
+    assert got.rows[-1][0] == today.isoformat()
+    assert cache.history_span("LIVE") == (
+        span[0].isoformat(), (today - timedelta(days=1)).isoformat()
+    )  # fmt: skip
+    # The next run asks again, and the live price it had is replaced by the close.
+    server.series["LIVE"].bars[-1] = Bar(today.isoformat(), 11.0)
+    again = fetch(server, cache, "LIVE", span=span)["LIVE"]
+    assert again.rows[-1][1] == 11.0
+    assert cache.history("LIVE", today.isoformat(), today.isoformat())[0][1] == 11.0

@@ -72,10 +72,16 @@ def daily_history(
             try:
                 fetched = _fetch(source, symbol, date.fromisoformat(lo), date.fromisoformat(hi))
             except QuoteError as exc:
-                out[symbol] = DailyHistory(symbol, (), "yahoo", str(exc))
+                # What the cache holds of the range beats nothing; the note says why.
+                rows, problem = (), str(exc)
+                if span is not None:
+                    rows = tuple(cache.history(symbol, first, last))
+                    problem += f"; the cache's {span[0]} .. {span[1]} used" if rows else ""
+                out[symbol] = DailyHistory(symbol, rows, "cache" if rows else "yahoo", problem)
             else:
                 if fetched:
-                    cache.put_history(symbol, lo, hi, fetched, datetime.now(UTC))
+                    now = datetime.now(UTC)
+                    cache.put_history(symbol, lo, min(hi, _settled(now)), fetched, now)
                 rows = tuple(r for r in fetched if first <= r[0] <= last)
                 out[symbol] = DailyHistory(
                     symbol, rows, "yahoo", None if rows else "Yahoo has no history in the range"
@@ -83,6 +89,13 @@ def daily_history(
         if progress is not None:
             progress(n + 1, len(symbols))
     return out
+
+
+def _settled(now: datetime) -> str:
+    """The last day whose closes are final on every exchange: yesterday in UTC. Today's bar
+    can be a live price; it is kept with the rest but the cache does not count it as fetched,
+    so a later run asks again and replaces it with the close."""
+    return (now.date() - timedelta(days=1)).isoformat()
 
 
 def _fetch(source: YahooSource, symbol: str, start: date, end: date) -> list[Row]:
