@@ -311,31 +311,22 @@ class QuoteCache:
         rows: Sequence[tuple[str, float, float, float]],
         fetched: datetime,
     ) -> None:
-        """Replace the symbol's rows in ``start..end`` (Yahoo re-adjusts past closes after each
-        dividend) and remember that range as fetched."""
+        """Replace everything stored for the symbol by ``rows`` and remember ``start..end``
+        as fetched. The whole series goes at once because Yahoo re-adjusts past closes after
+        each dividend (and split): rows of an older fetch beside new ones could differ by
+        that adjustment, a jump that never happened. So a wider range is fetched whole, never
+        spliced. ``rows`` may run past ``end`` (today's bar, not final yet)."""
         with self._lock:
-            self._db.execute(
-                "DELETE FROM history WHERE symbol = ? AND day >= ? AND day <= ?",
-                (symbol, start, end),
-            )
+            self._db.execute("DELETE FROM history WHERE symbol = ?", (symbol,))
             self._db.executemany(
                 "INSERT OR REPLACE INTO history VALUES (?, ?, ?, ?, ?)",
                 [(symbol, *row) for row in rows],
             )
-            old = self.history_span_unlocked(symbol)
-            if old is not None:
-                start, end = min(start, old[0]), max(end, old[1])
             self._db.execute(
                 "INSERT OR REPLACE INTO history_span VALUES (?, ?, ?, ?)",
                 (symbol, start, end, fetched.timestamp()),
             )
             self._db.commit()
-
-    def history_span_unlocked(self, symbol: str) -> tuple[str, str] | None:
-        row = self._db.execute(
-            "SELECT start, end FROM history_span WHERE symbol = ?", (symbol,)
-        ).fetchone()
-        return None if row is None else (str(row[0]), str(row[1]))
 
     def clear(self) -> None:
         def wipe(db: sqlite3.Connection) -> None:

@@ -160,6 +160,9 @@ class YahooSource:
     consent set-up included) is cut to it."""
     _retry_after: float | None = field(default=None, repr=False)
     """The last ``Retry-After`` of a 429, for the 429s yfinance turns into exceptions."""
+    last_status: int | None = field(default=None, repr=False)
+    """The HTTP status of the last answer this source's session received: yfinance's history
+    turns a 5xx into an empty frame, and this tells that apart from a range without bars."""
     unreachable: str | None = field(default=None, repr=False)
     """Set by the first request that found no network; later requests of this source then
     fail at once instead of waiting for their own timeouts."""
@@ -531,6 +534,7 @@ def _redirecting_session(owner: YahooSource) -> Any:
                     owner.unreachable = f"{_describe(exc)} ({urlsplit_host(url, owner)})"
                     raise NetworkUnreachable(owner.unreachable) from exc
                 raise
+            owner.last_status = int(response.status_code)
             if int(response.status_code) == 429:
                 owner._retry_after = retry_after(response)
             return response
