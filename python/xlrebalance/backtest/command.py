@@ -29,7 +29,11 @@ def add_commands(commands: Any) -> None:
         "backtest", help="backtest rebalancing policies on daily history with real costs"
     )
     p.add_argument("file", help="portfolio JSON document or workbook (.xlsx, .xlsm)")
-    p.add_argument("--start", default="2010-01-01", help="first day (YYYY-MM-DD)")
+    p.add_argument(
+        "--start",
+        default=None,
+        help="first day (YYYY-MM-DD; default: the --prices file's first day, else 2010-01-01)",
+    )
     p.add_argument("--end", default=None, help="last day (YYYY-MM-DD, default: latest)")
     p.add_argument(
         "--policy",
@@ -122,6 +126,24 @@ def load_history(
     return history, f"Yahoo daily history via the quote cache ({how})"
 
 
+def too_few_days(history: PriceHistory, start: date | None, end: date | None) -> PortfolioError:
+    """The error for a range with fewer than two days of prices, naming what the prices cover."""
+    from xlrebalance.backtest.history import day_text
+
+    span = (
+        f"{day_text(history.dates[0])} .. {day_text(history.dates[-1])}"
+        if len(history.dates)
+        else "nothing"
+    )
+    asked = f"from {start or 'the first day'} to {end or 'the last day'}"
+    flag = "--start" if start is not None else "--end" if end is not None else "--prices"
+    return PortfolioError(
+        flag,
+        f"fewer than two days of prices {asked} (the prices cover {span}); a backtest "
+        "needs at least two",
+    )
+
+
 class _Progress:
     """One line per policy on stderr, redrawn in place on a terminal."""
 
@@ -149,11 +171,14 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xlrebalance.backtest.history import day_text
     from xlrebalance.backtest.policy import parse_policy
     from xlrebalance.backtest.simulate import QUICK, THOROUGH, BacktestConfig, prepare, simulate
 
     start, end = _day(args.start, "--start"), _day(args.end, "--end")
+    if start is None and args.prices is None:
+        from xlrebalance.backtest.prices import DEFAULT_START
+
+        start = DEFAULT_START  # a --prices file is used whole unless --start says otherwise
     if start is not None and end is not None and start > end:
         raise PortfolioError("--start", f"{start} is after --end {end}")
     for flag, value in (("--capital", args.capital), ("--risk-free", args.risk_free)):
@@ -177,15 +202,7 @@ def run(args: argparse.Namespace) -> int:
     )
     sliced = history.between(start, end)
     if len(sliced.dates) < 2:
-        span = (
-            f"{day_text(history.dates[0])} .. {day_text(history.dates[-1])}"
-            if len(history.dates)
-            else "nothing"
-        )
-        raise PortfolioError(
-            "--start",
-            f"fewer than two days of prices from {start} to {end} (the prices cover {span})",
-        )
+        raise too_few_days(history, start, end)
     market = prepare(portfolio, sliced, args.capital)
     config = BacktestConfig(risk_free=args.risk_free, planner=QUICK if args.fast else THOROUGH)
     progress = _Progress(sys.stderr)
