@@ -105,3 +105,48 @@ def test_one_day_of_prices_names_the_file_not_an_unset_start(folder: Path) -> No
         "2030-01-01",
     )
     assert "None" not in late
+
+
+def test_a_delisting_that_cannot_pay_its_minimum_fee_never_leaves_negative_cash(
+    folder: Path,
+) -> None:
+    # AAA falls 15% a day, then its history ends: 100 shares bring a dollar or two, less than
+    # the USD 5 minimum fee. Selling anyway took the account's cash below zero (final value
+    # -3,519 KRW under monthly); now the shares are written off and the warning says so.
+    book = {
+        "version": 1,
+        "base_currency": "KRW",
+        "fx": {"USDKRW": 1300.0},
+        "accounts": [{"id": "a", "cash": {"USD": 1005.0}}],
+        "holdings": [
+            {
+                "account": "a",
+                "ticker": t,
+                "market": "US",
+                "kind": "STOCK",
+                "quantity": 0,
+                "price": 10,
+                "currency": "USD",
+            }
+            for t in ("AAA", "BBB")
+        ],
+        "targets": {"AAA": 1.0},
+        "settings": {"fees": {"US": {"rate": 0.001, "min": 5}}, "fx_spread": 0.0},
+    }
+    (folder / "book.json").write_text(json.dumps(book), encoding="utf-8")
+    dates = [str(d) for d in np.busday_offset("2024-01-02", np.arange(60), roll="forward")]
+    rows = [
+        [d, f"{10 * 0.85**i:.4f}" if i < 40 else "", f"{100 + i / 10:.2f}", "1300"]
+        for i, d in enumerate(dates)
+    ]
+    prices = write_csv(folder / "p.csv", ["date", "AAA", "BBB", "USDKRW"], rows)
+    out = run_console(
+        "backtest", "book.json", "--prices", str(prices), "--offline", "--json",
+        "--policy", "none", "--policy", "monthly", cwd=folder,
+    )  # fmt: skip
+    doc = result(out)
+    assert any("AAA: history ends on" in n for n in doc["notes"])
+    for policy in doc["policies"]:
+        assert min(doc["series"]["values"][policy["policy"]]) >= 0, policy["policy"]
+        assert policy["fees"] >= 0 and policy["taxes"] >= 0 and policy["fx_spread"] >= 0
+        assert any("written off at zero" in w for w in policy["warnings"]), policy["warnings"]
