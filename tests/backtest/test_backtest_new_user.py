@@ -72,6 +72,11 @@ def result(out: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     return doc
 
 
+def outcome(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The policies' results without the planner's wall-clock seconds."""
+    return [{k: v for k, v in p.items() if k != "planner_seconds"} for p in doc["policies"]]
+
+
 def refused(out: subprocess.CompletedProcess[str], *words: str) -> str:
     """The one-line error (exit code 2, no traceback) and that it names ``words``."""
     assert out.returncode == 2, (out.stdout, out.stderr)
@@ -150,3 +155,134 @@ def test_a_delisting_that_cannot_pay_its_minimum_fee_never_leaves_negative_cash(
         assert min(doc["series"]["values"][policy["policy"]]) >= 0, policy["policy"]
         assert policy["fees"] >= 0 and policy["taxes"] >= 0 and policy["fx_spread"] >= 0
         assert any("written off at zero" in w for w in policy["warnings"]), policy["warnings"]
+
+
+def _shape(name: str, dates: list[str], values: np.ndarray, folder: Path) -> Path:
+    """The same closes as a spreadsheet or data tool would write them."""
+    rows = plain_rows(dates, values)
+    path = folder / f"{name}.csv"
+    if name == "excel_bom":
+        return write_csv(path, HEADER, rows, encoding="utf-8-sig")
+    if name == "semicolon_decimal_comma":
+        rows = [[r[0], *(c.replace(".", ",") for c in r[1:])] for r in rows]
+        return write_csv(path, HEADER, rows, sep=";")
+    if name == "excel_unicode_text":  # UTF-16 with BOM, tab separated
+        return write_csv(path, HEADER, rows, sep="\t", encoding="utf-16")
+    if name == "korean_excel_cp949":
+        return write_csv(path, ["날짜", *HEADER[1:]], rows, encoding="cp949")
+    if name in ("slashes", "dots"):
+        mark = "/" if name == "slashes" else "."
+        return write_csv(path, HEADER, [[r[0].replace("-", mark), *r[1:]] for r in rows])
+    if name == "with_times":
+        return write_csv(path, HEADER, [[r[0] + " 00:00:00", *r[1:]] for r in rows])
+    if name == "newest_first":
+        return write_csv(path, HEADER, rows[::-1])
+    if name == "thousands":  # the rate as 1,303.71, quoted
+        rows = [[*r[:-1], f'"{float(r[-1]):,.2f}"'] for r in rows]
+        return write_csv(path, HEADER, rows)
+    if name == "empty_trailing_columns":
+        return write_csv(path, [*HEADER, "", ""], [[*r, "", ""] for r in rows])
+    if name == "leading_zeros_dropped":
+        return write_csv(path, [h.lstrip("0") for h in HEADER], rows)
+    if name == "pandas_unnamed_index":
+        return write_csv(path, ["", *HEADER[1:]], rows)
+    if name == "weekends_filled":  # Friday's closes repeated on Saturday and Sunday
+        filled: list[list[str]] = []
+        for r in rows:
+            filled.append(r)
+            if np.is_busday(r[0], weekmask="0000100"):
+                friday = np.datetime64(r[0])
+                filled += [[str(friday + k), *r[1:]] for k in (1, 2)]
+        return write_csv(path, HEADER, filled)
+    raise AssertionError(name)
+
+
+SHAPES = [
+    "excel_bom",
+    "semicolon_decimal_comma",
+    "excel_unicode_text",
+    "korean_excel_cp949",
+    "slashes",
+    "dots",
+    "with_times",
+    "newest_first",
+    "thousands",
+    "empty_trailing_columns",
+    "leading_zeros_dropped",
+    "pandas_unnamed_index",
+    "weekends_filled",
+]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory, cache_dir: Path) -> dict[str, Any]:
+    """The run on a plain CSV that every shape must reproduce."""
+    folder = tmp_path_factory.mktemp("reference")
+    dates, values = closes()
+    prices = write_csv(folder / "plain.csv", HEADER, plain_rows(dates, values))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XLREBALANCE_CACHE_DIR", str(cache_dir))
+        return result(backtest(folder, "--prices", str(prices), "--policy", "monthly"))
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_price_files_as_spreadsheets_write_them_give_the_same_backtest(
+    folder: Path, reference: dict[str, Any], shape: str
+) -> None:
+    # Each was refused before (no 'date' column, not UTF-8, not YYYY-MM-DD, 12 cells found)
+    # or, for the dropped zeros, left two tickers out.
+    dates, values = closes()
+    prices = _shape(shape, dates, values, folder)
+    doc = result(backtest(folder, "--prices", str(prices), "--policy", "monthly"))
+    assert outcome(doc) == outcome(reference)
+    assert doc["series"] == reference["series"]
+    if shape == "leading_zeros_dropped":
+        assert doc["notes"] == [
+            f"{prices.name}: read 69500 as 069500, 5930 as 005930 (leading zeros dropped by a "
+            "spreadsheet)"
+        ]
+    elif shape == "weekends_filled":
+        assert len(doc["notes"]) == 1 and "on a Saturday or Sunday left out" in doc["notes"][0]
+    else:
+        assert doc["notes"] == []
+
+
+def test_missing_markers_are_no_close_like_empty_cells(folder: Path) -> None:
+    dates, values = closes()
+    rows = plain_rows(dates, values)
+    for r, marker in zip(range(10, 20), ["N/A", "#N/A", "-", "", "NaN"] * 2, strict=True):
+        rows[r][3] = marker  # QQQ: a two-week hole, reported as a gap
+    with_markers = write_csv(folder / "markers.csv", HEADER, rows)
+    for r in range(10, 20):
+        rows[r][3] = ""
+    blanks = write_csv(folder / "blanks.csv", HEADER, rows)
+    a = result(backtest(folder, "--prices", str(with_markers), "--policy", "monthly"))
+    b = result(backtest(folder, "--prices", str(blanks), "--policy", "monthly"))
+    assert outcome(a) == outcome(b) and a["notes"] == b["notes"]
+    assert any(n.startswith("QQQ: history gap") for n in a["notes"]), a["notes"]
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ("duplicate_day", ["dup.csv", "appears twice", "rows 7 and 12"]),
+        ("no_fx_column", ["dup.csv row 1", "no USDKRW column", "add a column USDKRW"]),
+        ("day_first", ["dup.csv row 2", "'02/01/2024'", "YYYY-MM-DD"]),
+        ("decimal_comma_with_commas", ["dup.csv row 2 column VOO", "is not a number"]),
+    ],
+)
+def test_price_files_that_cannot_be_read_as_meant_name_row_and_column(
+    folder: Path, change: str, words: list[str]
+) -> None:
+    dates, values = closes()
+    header, rows = list(HEADER), plain_rows(dates, values)
+    if change == "duplicate_day":
+        rows.insert(10, list(rows[5]))
+    elif change == "no_fx_column":
+        header, rows = header[:-1], [r[:-1] for r in rows]
+    elif change == "day_first":
+        rows = [[f"{d[8:10]}/{d[5:7]}/{d[:4]}", *r[1:]] for d, r in zip(dates, rows, strict=True)]
+    else:  # 100,35 in a comma-separated file: ambiguous, so refused rather than read as 10035
+        rows = [[r[0], *(f'"{c.replace(".", ",")}"' for c in r[1:])] for r in rows]
+    prices = write_csv(folder / "dup.csv", header, rows)
+    refused(backtest(folder, "--prices", str(prices), "--policy", "none"), *words)

@@ -110,7 +110,9 @@ def load_history(
 
     currencies = [c for c in portfolio.currencies() if c != portfolio.base_currency]
     if prices is not None:
-        history = split_fx(read_prices_csv(prices), portfolio.base_currency, currencies)
+        history = _zero_padded(read_prices_csv(prices), portfolio, Path(prices).name)
+        history = split_fx(history, portfolio.base_currency, currencies)
+        _check_fx_columns(history, portfolio, prices)
         held = {h.ticker for h in portfolio.holdings}
         extra = [t for t in history.tickers if t not in held]
         if extra:  # often a misspelt header, whose ticker is then reported as left out
@@ -142,6 +144,43 @@ def too_few_days(history: PriceHistory, start: date | None, end: date | None) ->
         f"fewer than two days of prices {asked} (the prices cover {span}); a backtest "
         "needs at least two",
     )
+
+
+def _zero_padded(history: PriceHistory, portfolio: Portfolio, name: str) -> PriceHistory:
+    """Korean codes whose leading zeros a spreadsheet dropped (69500 for 069500), read as the
+    portfolio's codes; the notes say so."""
+    from xlrebalance.model import Market
+
+    korean = {h.ticker for h in portfolio.holdings if h.market is Market.KR}
+    renamed: dict[str, str] = {}
+    for ticker in history.tickers:
+        padded = ticker.zfill(6)
+        if ticker.isdigit() and padded in korean and padded not in history.tickers:
+            renamed[ticker] = padded
+    if not renamed:
+        return history
+    note = f"{name}: read " + ", ".join(f"{a} as {b}" for a, b in renamed.items())
+    note += " (leading zeros dropped by a spreadsheet)"
+    return replace(
+        history,
+        tickers=tuple(renamed.get(t, t) for t in history.tickers),
+        notes=(*history.notes, note),
+    )
+
+
+def _check_fx_columns(history: PriceHistory, portfolio: Portfolio, prices: str) -> None:
+    """Every foreign currency the portfolio holds needs its rate column in the file."""
+    base = portfolio.base_currency
+    for currency in portfolio.currencies():
+        if currency == base or currency in history.fx:
+            continue
+        held = sorted({h.ticker for h in portfolio.holdings if h.currency == currency})
+        raise PortfolioError(
+            f"{prices} row 1",
+            f"no {currency}{base} column: the portfolio holds {currency}"
+            + (f" ({', '.join(held[:5])}{', ...' if len(held) > 5 else ''})" if held else "")
+            + f"; add a column {currency}{base} with each day's rate ({base} per {currency})",
+        )
 
 
 class _Progress:
