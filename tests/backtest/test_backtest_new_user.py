@@ -286,3 +286,47 @@ def test_price_files_that_cannot_be_read_as_meant_name_row_and_column(
         rows = [[r[0], *(f'"{c.replace(".", ",")}"' for c in r[1:])] for r in rows]
     prices = write_csv(folder / "dup.csv", header, rows)
     refused(backtest(folder, "--prices", str(prices), "--policy", "none"), *words)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--risk-free", "3"], ["--risk-free", "300%", "0.03", "3%"]),  # was taken as 300%
+        (["--risk-free", "abc"], ["--risk-free", "'abc'"]),
+        (["--policy", "userx"], ["--policy userx", "expected"]),  # was run as user
+        (["--policy", "user@"], ["--policy user@", "calendar after @"]),
+        (["--policy", "contribute:0KRW"], ["--policy contribute:0KRW", "above zero"]),
+        (["--policy", "contribute:-5KRW"], ["--policy contribute:-5KRW", "amount"]),
+        (["--policy", "quarterly:middle"], ["--policy quarterly:middle", "first or last"]),
+        (["--policy", "band:abc"], ["--policy band:abc", "'abc'"]),
+        (["--policy", "monthly+"], ["--policy monthly+", "expected"]),
+        (["--policy", "user@weekly"], ["--policy user@weekly", "expected"]),
+        # refused before any policy runs (it was refused after the ones before it had run)
+        (["--policy", "monthly", "--policy", "contribute:100EUR"], ["contribute:100eur", "EUR"]),
+        (["--capital", "0"], ["--capital", "positive"]),
+        (["--capital", "-5"], ["--capital", "positive"]),
+        (["--start", "2024-03-01", "--end", "2024-02-01"], ["--start", "after --end"]),
+    ],
+)
+def test_options_typed_wrong_are_one_line(folder: Path, args: list[str], words: list[str]) -> None:
+    dates, values = closes()
+    prices = write_csv(folder / "p.csv", HEADER, plain_rows(dates, values))
+    refused(backtest(folder, "--prices", str(prices), *args), *words)
+
+
+def test_risk_free_as_a_percentage_and_a_policy_given_twice(folder: Path) -> None:
+    dates, values = closes()
+    prices = write_csv(folder / "p.csv", HEADER, plain_rows(dates, values))
+    runs = [
+        backtest(folder, "--prices", str(prices), "--policy", "none", "--risk-free", rate)
+        for rate in ("3%", "0.03")
+    ]
+    assert outcome(result(runs[0])) == outcome(result(runs[1]))
+    twice = backtest(
+        folder, "--prices", str(prices), "--policy", "monthly", "--policy", "Monthly",
+        "--policy", "none",
+    )  # fmt: skip
+    doc = result(twice)  # the daily values are keyed by name: a second monthly hid the first
+    assert [p["policy"] for p in doc["policies"]] == ["monthly", "none"]
+    assert list(doc["series"]["values"]) == ["monthly", "none"]
+    assert "--policy monthly given twice" in twice.stderr

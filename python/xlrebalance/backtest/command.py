@@ -54,7 +54,9 @@ def add_commands(commands: Any) -> None:
         help="Yahoo history: adjusted closes (reinvest, default) or dividends paid to cash",
     )
     p.add_argument("--capital", type=float, default=None, help="starting value, base currency")
-    p.add_argument("--risk-free", type=float, default=0.0, help="annual rate for Sharpe (0.03)")
+    p.add_argument(
+        "--risk-free", default="0", help="annual rate for Sharpe: 0.03 or 3%% (default 0)"
+    )
     p.add_argument(
         "--fast",
         action="store_true",
@@ -79,6 +81,40 @@ def _day(text: str | None, flag: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise PortfolioError(flag, f"{text!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def _distinct(policies: list[Policy]) -> list[Policy]:
+    """Each policy once: the JSON keys the daily values by name, so a second ``monthly`` would
+    hide the first."""
+    seen: dict[str, Policy] = {}
+    for policy in policies:
+        if policy.name in seen:
+            print(f"xlrebalance: --policy {policy.name} given twice: run once", file=sys.stderr)
+        seen.setdefault(policy.name, policy)
+    return list(seen.values())
+
+
+def risk_free_rate(text: str) -> float:
+    """``--risk-free``: a fraction (0.03) or a percentage (3%). A bare number of 1 or more is
+    refused: ``3`` is far more likely 3% than 300% a year."""
+    body = text.strip()
+    percent = body.endswith("%")
+    try:
+        value = float(body.rstrip("%").strip())
+    except ValueError:
+        raise PortfolioError("--risk-free", f"{text!r} is not a rate (0.03 or 3%)") from None
+    if percent:
+        value /= 100
+    elif math.isfinite(value) and abs(value) >= 1:
+        raise PortfolioError(
+            "--risk-free",
+            f"{text} would be {value:.0%} a year: write a fraction (0.03) or a percentage (3%)",
+        )
+    if not math.isfinite(value) or value <= -1 or value >= 1:
+        raise PortfolioError(
+            "--risk-free", f"expected a yearly rate between -100% and 100%, got {text}"
+        )
+    return value
 
 
 def load_book(path: str) -> Portfolio:
@@ -171,6 +207,8 @@ def _zero_padded(history: PriceHistory, portfolio: Portfolio, name: str) -> Pric
 def _check_fx_columns(history: PriceHistory, portfolio: Portfolio, prices: str) -> None:
     """Every foreign currency the portfolio holds needs its rate column in the file."""
     base = portfolio.base_currency
+    if not set(history.tickers) & set(portfolio.tickers()):
+        return  # no ticker of the portfolio at all: prepare says so, the larger problem
     for currency in portfolio.currencies():
         if currency == base or currency in history.fx:
             continue
@@ -220,12 +258,12 @@ def run(args: argparse.Namespace) -> int:
         start = DEFAULT_START  # a --prices file is used whole unless --start says otherwise
     if start is not None and end is not None and start > end:
         raise PortfolioError("--start", f"{start} is after --end {end}")
-    for flag, value in (("--capital", args.capital), ("--risk-free", args.risk_free)):
-        if value is not None and not math.isfinite(value):
-            raise PortfolioError(flag, f"expected a number, got {value}")
+    if args.capital is not None and not math.isfinite(args.capital):
+        raise PortfolioError("--capital", f"expected a number, got {args.capital}")
+    risk_free = risk_free_rate(args.risk_free)
     if args.capital is not None and args.capital <= 0:
         raise PortfolioError("--capital", f"expected a positive amount, got {args.capital:g}")
-    policies = [parse_policy(s) for s in (args.policy or DEFAULT_SPECS)]
+    policies = _distinct([parse_policy(s) for s in (args.policy or DEFAULT_SPECS)])
     from xlrebalance.workbook import command as workbook_commands
 
     if (args.write or args.out) and not workbook_commands.is_workbook(args.file):
@@ -243,7 +281,14 @@ def run(args: argparse.Namespace) -> int:
     if len(sliced.dates) < 2:
         raise too_few_days(history, start, end)
     market = prepare(portfolio, sliced, args.capital)
-    config = BacktestConfig(risk_free=args.risk_free, planner=QUICK if args.fast else THOROUGH)
+    for policy in policies:  # before any policy runs, not after the ones before it
+        if policy.contribution is not None and policy.contribution[1] not in market.currencies:
+            raise PortfolioError(
+                f"--policy {policy.name}",
+                f"{policy.contribution[1]} is not a currency of the portfolio "
+                f"({', '.join(market.currencies)})",
+            )
+    config = BacktestConfig(risk_free=risk_free, planner=QUICK if args.fast else THOROUGH)
     progress = _Progress(sys.stderr)
     results: list[PolicyResult] = []
     interrupted = False
