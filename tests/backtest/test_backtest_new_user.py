@@ -330,3 +330,29 @@ def test_risk_free_as_a_percentage_and_a_policy_given_twice(folder: Path) -> Non
     assert [p["policy"] for p in doc["policies"]] == ["monthly", "none"]
     assert list(doc["series"]["values"]) == ["monthly", "none"]
     assert "--policy monthly given twice" in twice.stderr
+
+
+def test_write_out_on_a_new_seed_workbook_keeps_the_users_sheets(folder: Path) -> None:
+    import openpyxl
+
+    made = run_console("workbook", "new", "--example", "seed", "book.xlsm", cwd=folder)
+    assert made.returncode == 0, made.stderr
+    book = openpyxl.load_workbook(folder / "book.xlsm", keep_vba=True)
+    book.create_sheet("MyNotes")["A1"] = "keep me"
+    book.save(folder / "book.xlsm")
+    dates, values = closes()
+    rows = [[r[0], *(c.replace(".", ",") for c in r[1:])] for r in plain_rows(dates, values)]
+    prices = write_csv(folder / "p.csv", HEADER, rows, sep=";")  # a European Excel export
+    out = run_console(
+        "backtest", "book.xlsm", "--prices", "p.csv", "--offline", "--policy", "monthly",
+        "--policy", "none", "--write", "--out", "copy.xlsm", "--json", cwd=folder,
+    )  # fmt: skip
+    doc = result(out)
+    copy = openpyxl.load_workbook(folder / "copy.xlsm", keep_vba=True)
+    assert copy["MyNotes"]["A1"].value == "keep me"
+    sheet = copy["Backtest"]
+    assert len(sheet._charts) == 2
+    row = next(r for r in sheet.iter_rows(values_only=True) if r[0] == "Final value")
+    assert list(row[1:3]) == pytest.approx([p["final_value"] for p in doc["policies"]], abs=0.01)
+    assert openpyxl.load_workbook(folder / "book.xlsm")["MyNotes"]["A1"].value == "keep me"
+    assert prices.exists()
