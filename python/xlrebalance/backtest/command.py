@@ -29,7 +29,11 @@ def add_commands(commands: Any) -> None:
         "backtest", help="backtest rebalancing policies on daily history with real costs"
     )
     p.add_argument("file", help="portfolio JSON document or workbook (.xlsx, .xlsm)")
-    p.add_argument("--start", default="2010-01-01", help="first day (YYYY-MM-DD)")
+    p.add_argument(
+        "--start",
+        default=None,
+        help="first day (YYYY-MM-DD; default: the --prices file's first day, else 2010-01-01)",
+    )
     p.add_argument("--end", default=None, help="last day (YYYY-MM-DD, default: latest)")
     p.add_argument(
         "--policy",
@@ -50,7 +54,9 @@ def add_commands(commands: Any) -> None:
         help="Yahoo history: adjusted closes (reinvest, default) or dividends paid to cash",
     )
     p.add_argument("--capital", type=float, default=None, help="starting value, base currency")
-    p.add_argument("--risk-free", type=float, default=0.0, help="annual rate for Sharpe (0.03)")
+    p.add_argument(
+        "--risk-free", default="0", help="annual rate for Sharpe: 0.03 or 3%% (default 0)"
+    )
     p.add_argument(
         "--fast",
         action="store_true",
@@ -75,6 +81,40 @@ def _day(text: str | None, flag: str) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         raise PortfolioError(flag, f"{text!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def _distinct(policies: list[Policy]) -> list[Policy]:
+    """Each policy once: the JSON keys the daily values by name, so a second ``monthly`` would
+    hide the first."""
+    seen: dict[str, Policy] = {}
+    for policy in policies:
+        if policy.name in seen:
+            print(f"xlrebalance: --policy {policy.name} given twice: run once", file=sys.stderr)
+        seen.setdefault(policy.name, policy)
+    return list(seen.values())
+
+
+def risk_free_rate(text: str) -> float:
+    """``--risk-free``: a fraction (0.03) or a percentage (3%). A bare number of 1 or more is
+    refused: ``3`` is far more likely 3% than 300% a year."""
+    body = text.strip()
+    percent = body.endswith("%")
+    try:
+        value = float(body.rstrip("%").strip())
+    except ValueError:
+        raise PortfolioError("--risk-free", f"{text!r} is not a rate (0.03 or 3%)") from None
+    if percent:
+        value /= 100
+    elif math.isfinite(value) and abs(value) >= 1:
+        raise PortfolioError(
+            "--risk-free",
+            f"{text} would be {value:.0%} a year: write a fraction (0.03) or a percentage (3%)",
+        )
+    if not math.isfinite(value) or value <= -1 or value >= 1:
+        raise PortfolioError(
+            "--risk-free", f"expected a yearly rate between -100% and 100%, got {text}"
+        )
+    return value
 
 
 def load_book(path: str) -> Portfolio:
@@ -106,7 +146,9 @@ def load_history(
 
     currencies = [c for c in portfolio.currencies() if c != portfolio.base_currency]
     if prices is not None:
-        history = split_fx(read_prices_csv(prices), portfolio.base_currency, currencies)
+        history = _zero_padded(read_prices_csv(prices), portfolio, Path(prices).name)
+        history = split_fx(history, portfolio.base_currency, currencies)
+        _check_fx_columns(history, portfolio, prices)
         held = {h.ticker for h in portfolio.holdings}
         extra = [t for t in history.tickers if t not in held]
         if extra:  # often a misspelt header, whose ticker is then reported as left out
@@ -120,6 +162,63 @@ def load_history(
         "adjusted closes: dividends reinvested" if dividends == "reinvest" else "dividends to cash"
     )
     return history, f"Yahoo daily history via the quote cache ({how})"
+
+
+def too_few_days(history: PriceHistory, start: date | None, end: date | None) -> PortfolioError:
+    """The error for a range with fewer than two days of prices, naming what the prices cover."""
+    from xlrebalance.backtest.history import day_text
+
+    span = (
+        f"{day_text(history.dates[0])} .. {day_text(history.dates[-1])}"
+        if len(history.dates)
+        else "nothing"
+    )
+    asked = f"from {start or 'the first day'} to {end or 'the last day'}"
+    flag = "--start" if start is not None else "--end" if end is not None else "--prices"
+    return PortfolioError(
+        flag,
+        f"fewer than two days of prices {asked} (the prices cover {span}); a backtest "
+        "needs at least two",
+    )
+
+
+def _zero_padded(history: PriceHistory, portfolio: Portfolio, name: str) -> PriceHistory:
+    """Korean codes whose leading zeros a spreadsheet dropped (69500 for 069500), read as the
+    portfolio's codes; the notes say so."""
+    from xlrebalance.model import Market
+
+    korean = {h.ticker for h in portfolio.holdings if h.market is Market.KR}
+    renamed: dict[str, str] = {}
+    for ticker in history.tickers:
+        padded = ticker.zfill(6)
+        if ticker.isdigit() and padded in korean and padded not in history.tickers:
+            renamed[ticker] = padded
+    if not renamed:
+        return history
+    note = f"{name}: read " + ", ".join(f"{a} as {b}" for a, b in renamed.items())
+    note += " (leading zeros dropped by a spreadsheet)"
+    return replace(
+        history,
+        tickers=tuple(renamed.get(t, t) for t in history.tickers),
+        notes=(*history.notes, note),
+    )
+
+
+def _check_fx_columns(history: PriceHistory, portfolio: Portfolio, prices: str) -> None:
+    """Every foreign currency the portfolio holds needs its rate column in the file."""
+    base = portfolio.base_currency
+    if not set(history.tickers) & set(portfolio.tickers()):
+        return  # no ticker of the portfolio at all: prepare says so, the larger problem
+    for currency in portfolio.currencies():
+        if currency == base or currency in history.fx:
+            continue
+        held = sorted({h.ticker for h in portfolio.holdings if h.currency == currency})
+        raise PortfolioError(
+            f"{prices} row 1",
+            f"no {currency}{base} column: the portfolio holds {currency}"
+            + (f" ({', '.join(held[:5])}{', ...' if len(held) > 5 else ''})" if held else "")
+            + f"; add a column {currency}{base} with each day's rate ({base} per {currency})",
+        )
 
 
 class _Progress:
@@ -149,19 +248,22 @@ class _Progress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from xlrebalance.backtest.history import day_text
     from xlrebalance.backtest.policy import parse_policy
     from xlrebalance.backtest.simulate import QUICK, THOROUGH, BacktestConfig, prepare, simulate
 
     start, end = _day(args.start, "--start"), _day(args.end, "--end")
+    if start is None and args.prices is None:
+        from xlrebalance.backtest.prices import DEFAULT_START
+
+        start = DEFAULT_START  # a --prices file is used whole unless --start says otherwise
     if start is not None and end is not None and start > end:
         raise PortfolioError("--start", f"{start} is after --end {end}")
-    for flag, value in (("--capital", args.capital), ("--risk-free", args.risk_free)):
-        if value is not None and not math.isfinite(value):
-            raise PortfolioError(flag, f"expected a number, got {value}")
+    if args.capital is not None and not math.isfinite(args.capital):
+        raise PortfolioError("--capital", f"expected a number, got {args.capital}")
+    risk_free = risk_free_rate(args.risk_free)
     if args.capital is not None and args.capital <= 0:
         raise PortfolioError("--capital", f"expected a positive amount, got {args.capital:g}")
-    policies = [parse_policy(s) for s in (args.policy or DEFAULT_SPECS)]
+    policies = _distinct([parse_policy(s) for s in (args.policy or DEFAULT_SPECS)])
     from xlrebalance.workbook import command as workbook_commands
 
     if (args.write or args.out) and not workbook_commands.is_workbook(args.file):
@@ -177,17 +279,16 @@ def run(args: argparse.Namespace) -> int:
     )
     sliced = history.between(start, end)
     if len(sliced.dates) < 2:
-        span = (
-            f"{day_text(history.dates[0])} .. {day_text(history.dates[-1])}"
-            if len(history.dates)
-            else "nothing"
-        )
-        raise PortfolioError(
-            "--start",
-            f"fewer than two days of prices from {start} to {end} (the prices cover {span})",
-        )
+        raise too_few_days(history, start, end)
     market = prepare(portfolio, sliced, args.capital)
-    config = BacktestConfig(risk_free=args.risk_free, planner=QUICK if args.fast else THOROUGH)
+    for policy in policies:  # before any policy runs, not after the ones before it
+        if policy.contribution is not None and policy.contribution[1] not in market.currencies:
+            raise PortfolioError(
+                f"--policy {policy.name}",
+                f"{policy.contribution[1]} is not a currency of the portfolio "
+                f"({', '.join(market.currencies)})",
+            )
+    config = BacktestConfig(risk_free=risk_free, planner=QUICK if args.fast else THOROUGH)
     progress = _Progress(sys.stderr)
     results: list[PolicyResult] = []
     interrupted = False

@@ -68,7 +68,7 @@ def run_policies(
 
     A stop (``stop`` requested, checked between rebalances and policies, or Ctrl-C) ends the
     run with the policies that finished; the others are named in ``not_run``."""
-    from xlrebalance.backtest.command import load_history
+    from xlrebalance.backtest.command import load_history, too_few_days
 
     if start is not None and end is not None and start > end:
         raise PortfolioError("--start", f"{start} is after --end {end}")
@@ -78,7 +78,7 @@ def run_policies(
     )
     sliced = history.between(start, end)
     if len(sliced.dates) < 2:
-        raise PortfolioError("--start", f"fewer than two days of prices from {start} to {end}")
+        raise too_few_days(history, start, end)
     market = prepare(portfolio, sliced, capital)
     results: list[PolicyResult] = []
     try:

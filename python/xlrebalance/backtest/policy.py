@@ -116,17 +116,25 @@ def _calendar(text: str, spec: str) -> tuple[Frequency, Day]:
         ) from None
 
 
+def _when(lower: str, spec: str) -> str:
+    """The calendar after ``@`` (monthly when there is no ``@``)."""
+    head, at, when = lower.partition("@")
+    if at and not when.strip():
+        raise PortfolioError(f"--policy {spec}", f"expected a calendar after @ ({head}@quarterly)")
+    return when or "monthly"
+
+
 def parse_policy(spec: str) -> Policy:
     text = spec.strip()
     lower = text.lower()
     if lower in ("none", "hold", "buy-and-hold"):
         return Policy(name="none")
-    if lower.startswith("user"):
-        _, _, when = lower.partition("@")
-        frequency, day = _calendar(when or "monthly", spec)
+    if lower == "user" or lower.startswith("user@"):
+        frequency, day = _calendar(_when(lower, spec), spec)
         return Policy(name=lower, check=frequency, day=day, own=True)
     if lower.startswith("contribute:"):
-        body, _, when = lower[len("contribute:") :].partition("@")
+        body, _, _ = lower[len("contribute:") :].partition("@")
+        when = _when(lower, spec)
         match = re.fullmatch(r"\s*([0-9][0-9_,]*\.?[0-9]*)\s*([a-z]{3})\s*", body)
         if match is None:
             raise PortfolioError(
@@ -136,7 +144,9 @@ def parse_policy(spec: str) -> Policy:
         if currency not in KNOWN_CURRENCIES:
             raise PortfolioError(f"--policy {spec}", f"unknown currency {currency!r}")
         amount = float(match.group(1).replace(",", "").replace("_", ""))
-        frequency, day = _calendar(when or "monthly", spec)
+        if amount <= 0:
+            raise PortfolioError(f"--policy {spec}", "expected an amount above zero")
+        frequency, day = _calendar(when, spec)
         return Policy(
             name=lower,
             check=frequency,

@@ -769,8 +769,16 @@ def _liquidate(
         fees = max(fee.rate * amount, fee.min)
         taxes = p.settings.tax_rate(h.market, h.kind) * amount
         y = int(m.currency[r])
-        cash[int(m.account[r]), y] += amount - fees - taxes
         quantity[r] = 0.0
+        if amount - fees - taxes < 0:
+            # Selling would cost more than it brings (a minimum fee): the account's cash must
+            # not go below zero, so the shares are written off instead.
+            tally.note(
+                f"{m.tickers[k]}: the sale at its last close ({amount:,.2f} {h.currency}) would "
+                f"not pay its fee and tax ({fees + taxes:,.2f}); written off at zero"
+            )
+            continue
+        cash[int(m.account[r]), y] += amount - fees - taxes
         tally.traded += amount * float(rate[y])
         tally.fees += fees * float(rate[y])
         tally.taxes += taxes * float(rate[y])
