@@ -19,11 +19,10 @@ from xlrebalance.errors import QuoteError
 from xlrebalance.quotes.cache import QuoteCache
 from xlrebalance.quotes.yahoo import (
     _YF_LOCK,
-    CHART_URL,
-    HttpStatus,
     Malformed,
     RateLimited,
     ServerError,
+    UnknownSymbol,
     YahooSource,
     _describe,
     is_transient,
@@ -129,18 +128,11 @@ def _know_zone(source: YahooSource, data: Any, symbol: str, deadline: float) -> 
     zones = get_tz_cache()
     if zones.lookup(symbol):
         return
-    params = {"range": "1d", "interval": "1d"}
-    status, chart = source._answer(data, CHART_URL + symbol, params, deadline, "chart")
-    error = chart.get("error")
-    if error:
-        description = error.get("description", "") if isinstance(error, dict) else str(error)
-        code = error.get("code", "") if isinstance(error, dict) else ""
-        if status == 404 or code == "Not Found":
-            raise QuoteError(f"{symbol}: unknown to Yahoo ({str(description)[:120]})")
-        raise HttpStatus(status, str(description))
-    result = chart.get("result")
-    meta = result[0].get("meta") if isinstance(result, list) and result else None
-    zone = meta.get("exchangeTimezoneName") if isinstance(meta, dict) else None
+    try:
+        first = source.one_day_chart(data, symbol, deadline)
+    except UnknownSymbol as exc:
+        raise QuoteError(f"{symbol}: unknown to Yahoo ({str(exc)[:120]})") from None
+    zone = first["meta"].get("exchangeTimezoneName")
     if not isinstance(zone, str) or not zone:
         raise Malformed("no exchangeTimezoneName in Yahoo's chart answer")
     zones.store(symbol, zone)

@@ -71,6 +71,10 @@ class Malformed(ValueError):
     """The response was not the JSON shape Yahoo sends."""
 
 
+class UnknownSymbol(Exception):
+    """Yahoo's chart answered that it does not know the symbol (its description)."""
+
+
 class HttpStatus(Exception):
     def __init__(self, status: int, body: str) -> None:
         self.status = status
@@ -373,6 +377,17 @@ class YahooSource:
         return out
 
     def _chart(self, data: Any, symbol: str, deadline: float) -> Quote:
+        try:
+            first = self.one_day_chart(data, symbol, deadline)
+        except UnknownSymbol as exc:
+            return failure(symbol, self.name, QuoteStatus.MISSING, str(exc)[:160])
+        return self._from_fields(
+            symbol, _with_last_close(first["meta"], first), datetime.now(UTC), v7=False
+        )
+
+    def one_day_chart(self, data: Any, symbol: str, deadline: float) -> dict[str, Any]:
+        """The first result of Yahoo's one-day chart of ``symbol`` (its ``meta`` a dict);
+        :class:`UnknownSymbol` with Yahoo's description when Yahoo does not know it."""
         params = {"range": "1d", "interval": "1d"}
         status, chart = self._answer(data, CHART_URL + symbol, params, deadline, "chart")
         error = chart.get("error")
@@ -380,19 +395,17 @@ class YahooSource:
             description = error.get("description", "") if isinstance(error, dict) else str(error)
             code = error.get("code", "") if isinstance(error, dict) else ""
             if status == 404 or code == "Not Found":
-                return failure(symbol, self.name, QuoteStatus.MISSING, str(description)[:160])
+                raise UnknownSymbol(str(description))
             raise HttpStatus(status, str(description))
         if status != 200:
             raise HttpStatus(status, json.dumps(chart)[:200])
         result = chart.get("result")
         if not isinstance(result, list) or not result or not isinstance(result[0], dict):
             raise Malformed("empty 'chart.result' in Yahoo's chart answer")
-        meta = result[0].get("meta")
-        if not isinstance(meta, dict):
+        if not isinstance(result[0].get("meta"), dict):
             raise Malformed("no 'meta' in Yahoo's chart answer")
-        return self._from_fields(
-            symbol, _with_last_close(meta, result[0]), datetime.now(UTC), v7=False
-        )
+        first: dict[str, Any] = result[0]
+        return first
 
     def _from_fields(
         self, symbol: str, item: Mapping[str, Any], fetched: datetime, *, v7: bool
