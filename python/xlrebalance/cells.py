@@ -43,7 +43,7 @@ from xlrebalance.model import (
     merge_sell_tax,
     normalize_ticker,
 )
-from xlrebalance.workbook.schema import SETTINGS, normalize_header
+from xlrebalance.workbook.schema import SETTINGS, TICKER_LIST_SEPARATORS, normalize_header
 
 # Excel error values as COM hands them to Python when a UDF argument holds an error cell.
 COM_ERRORS = {
@@ -269,10 +269,10 @@ def ticker(value: object) -> str:
     return normalize_ticker(raw) if raw else ""
 
 
-# Separators of a ticker list cell (Groups' Tickers): commas and semicolons, also the
-# full-width and ideographic ones a Korean IME types, line breaks (Alt+Enter), tabs and spaces
-# (tickers have none).
-_TICKER_SEPARATORS = re.compile(r"[,;\uff0c\uff1b\u3001\s]+")
+# Separators of a ticker list cell (Groups' Tickers): the schema's list (commas, semicolons,
+# the full-width and ideographic ones a Korean IME types), line breaks (Alt+Enter), tabs and
+# spaces (tickers have none).
+_TICKER_SEPARATORS = re.compile("[" + re.escape("".join(TICKER_LIST_SEPARATORS)) + r"\s]+")
 
 
 def ticker_list(value: object) -> tuple[str, ...]:

@@ -310,10 +310,15 @@ CASH_SHEET = TableSheet(
 )
 
 _HOLDING_TICKERS = f"Holdings!$B$4:$B${LAST_FORMULA_ROW}"
-# Every separator the reader splits a group's ticker list on (cells.ticker_list): spaces, line
-# breaks (Alt+Enter), tabs, semicolons and the full-width ones of a Korean IME. The Weight now
-# formula turns each into a comma, so it sums the tickers the planner caps.
-_LIST_SEPARATORS = (" ", "CHAR(10)", "CHAR(13)", "CHAR(9)", ";", "\uff0c", "\uff1b", "\u3001")
+TICKER_LIST_SEPARATORS = (",", ";", "\uff0c", "\uff1b", "\u3001")
+"""What separates the tickers of a list cell (Groups' Tickers) besides whitespace: commas and
+semicolons, also the full-width and ideographic ones a Korean IME types (cells.ticker_list
+splits on these and on whitespace)."""
+# The Weight now formula turns every separator the reader splits on into a comma (line breaks
+# from Alt+Enter, tabs and spaces too), so it sums the tickers the planner caps.
+_LIST_SEPARATORS = (
+    " ", "CHAR(10)", "CHAR(13)", "CHAR(9)", *(c for c in TICKER_LIST_SEPARATORS if c != ",")
+)  # fmt: skip
 
 
 def _commas_for_separators(cell: str) -> str:
